@@ -1,0 +1,96 @@
+"""``pulse``: the command line for engineers and analysts."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from flows.settings import Settings
+from tasks.errors import PulseError
+
+app = typer.Typer(help="community-pulse: drug-offense, treatment and program data to a neighborhood warehouse.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+ingest_app = typer.Typer(help="Load one feed.", no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+console = Console(width=max(Console().width, 150))
+err = Console(stderr=True)
+
+EXAMPLE_QUERY = """SELECT n.name, date_trunc('month', i.occurred_at) AS month, count(*) AS drug_incidents
+FROM fct_incidents i JOIN dim_neighborhoods n USING (neighborhood_id)
+WHERE i.is_drug_offense
+GROUP BY ALL ORDER BY month, drug_incidents DESC
+LIMIT 20;"""
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def run_flow(fn, **kwargs):
+    """Run a flow and return its result; a failure becomes one clear line, not a traceback."""
+    state = fn(return_state=True, **kwargs)
+    if state.is_failed() or state.is_crashed():
+        try:
+            state.result()
+        except PulseError as exc:
+            fail(str(exc))
+        except Exception as exc:  # noqa: BLE001 - surfaced as one line; details are in the Prefect logs
+            fail(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} (see the run's logs in the Prefect UI)")
+    return state.result()
+
+
+def print_batches(summaries: list[dict], settings: Settings) -> None:
+    table = Table(title="Batches", show_lines=False)
+    for col in ("batch", "status", "read", "loaded", "new", "updated", "quarantined", "geocode precision"):
+        table.add_column(col, justify="right" if col in ("read", "loaded", "new", "updated", "quarantined") else "left")
+    for s in summaries:
+        table.add_row(Path(s.get("origin") or s["batch_id"]).name, s["status"], f"{s.get('rows_read', 0):,}",
+                      f"{s.get('rows_loaded', 0):,}", f"{s.get('rows_inserted', 0):,}", f"{s.get('rows_updated', 0):,}",
+                      f"{s.get('rows_quarantined', 0):,}",
+                      ", ".join(f"{k} {v:,}" for k, v in sorted(s.get("geocode_precision", {}).items())))
+    console.print(table)
+
+
+@ingest_app.command("police")
+def ingest_police(source: str = typer.Option("police_chicago", help="Source slug in the city config."),
+                  mode: str = typer.Option("files", help="files | api"),
+                  since: Optional[str] = typer.Option(None, help="API: load records updated after this timestamp "
+                                                      "(default: the stored watermark)."),
+                  file: Optional[list[Path]] = typer.Option(None, help="Load these files instead of the configured ones.")):
+    """Load police incidents (files from the data dir, or the Socrata API)."""
+    from flows.police_incidents import police_incidents_flow
+
+    settings = Settings()
+    summaries = run_flow(police_incidents_flow, source=source, mode=mode, since=since,
+                         files=[str(f) for f in file] if file else None, settings=settings)
+    print_batches(summaries, settings)
+
+
+@app.command("run")
+def run_all():
+    """The main job: load every feed into the warehouse, then print where to look."""
+    from flows.police_incidents import police_incidents_flow
+
+    settings = Settings()
+    summaries = run_flow(police_incidents_flow, settings=settings)
+    print_batches(summaries, settings)
+    console.print(f"\nWarehouse: [bold]{settings.resolved_warehouse_url}[/]")
+    console.print(f"Validation report: {settings.validation_dir / 'index.html'}")
+    console.print("Try (duckdb CLI or Python):\n" + EXAMPLE_QUERY, highlight=False)
+
+
+def main() -> None:  # pragma: no cover
+    try:
+        app()
+    except PulseError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,79 @@
+"""One typed settings object for the whole pipeline (env prefix ``PULSE_``).
+
+Flows build it once and pass plain values down; tasks and adapters never read the
+environment or config files themselves.
+"""
+from __future__ import annotations
+
+import tomllib
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Deployment settings; every field can be set as ``PULSE_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="PULSE_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=REPO_ROOT.parent / "shared" / "data",
+        description="Folder holding the public input data (read in place, never copied).",
+    )
+    work_dir: Path = Field(
+        default=REPO_ROOT / "data",
+        description="Folder for the raw landing zone, validation docs, reports and the DuckDB file.",
+    )
+    warehouse_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the warehouse; default duckdb:///<work_dir>/pulse.duckdb.",
+    )
+    city_config: Path = Field(default=REPO_ROOT / "config" / "chicago.toml")
+    police_source: str = Field(
+        default="files", description="'files' (CSV/CSV.gz in the data dir) or 'api' (Socrata)."
+    )
+    socrata_app_token: SecretStr | None = None
+    pseudonym_key: SecretStr | None = Field(
+        default=None, description="Key for HMAC-SHA256 pseudonymization of person ids."
+    )
+    small_cell_threshold: int = Field(
+        default=10, description="Counts from person-level data in 1..threshold are suppressed."
+    )
+    chunk_rows: int = Field(default=250_000, description="Max rows processed at once.")
+    snap_tolerance_m: float = Field(default=250.0)
+
+    @property
+    def resolved_warehouse_url(self) -> str:
+        if self.warehouse_url:
+            return self.warehouse_url
+        return f"duckdb:///{(self.work_dir / 'pulse.duckdb').resolve()}"
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.work_dir / "raw"
+
+    @property
+    def validation_dir(self) -> Path:
+        return self.work_dir / "validation"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.work_dir / "reports"
+
+    @cached_property
+    def city(self) -> dict[str, Any]:
+        """The city config (TOML) as a dict; paths inside it are relative to data_dir."""
+        with open(self.city_config, "rb") as fh:
+            return tomllib.load(fh)
+
+    def data_path(self, relative: str) -> Path:
+        return self.data_dir / relative
+
+
+def get_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)

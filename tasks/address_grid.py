@@ -1,0 +1,268 @@
+"""Chicago's address grid fitted to the street intersection table: where a house number lies.
+
+Chicago numbers addresses on a grid, 800 numbers per mile from State St (0 E/W) and Madison
+St (0 N/S); 3200 W is four miles west of State. The grid is not exact in projected space
+(it is rotated about half a degree from Illinois East state-plane north, and south of
+Madison the first mile holds 1200 numbers), so each intersection's grid numbers are
+calibrated on the streets whose number is known: the numbered streets (``W 63RD ST`` is
+6300 S) and the section-line arterials listed in ``CHICAGO_GRID``. A house is then placed
+by interpolating between the known intersections of its own street at its grid number,
+which follows the street's real course (diagonals such as Lincoln Ave included).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, NamedTuple
+
+import numpy as np
+import pandas as pd
+from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator
+from scipy.spatial import cKDTree
+
+from tasks.address import SUFFIXES, street_key
+from tasks.errors import InputError
+
+# Spellings people use for streets whose official name differs (name without direction/suffix).
+NAME_ALIASES = {
+    "MLK": "DR MARTIN LUTHER KING JR", "MARTIN LUTHER KING": "DR MARTIN LUTHER KING JR",
+    "MARTIN LUTHER KING JR": "DR MARTIN LUTHER KING JR", "KING": "DR MARTIN LUTHER KING JR",
+    "LAKESHORE": "LAKE SHORE", "CRAWFORD": "PULASKI",
+}
+
+
+@dataclass(frozen=True)
+class AddressGrid:
+    """An address grid: baselines, numbers per mile and streets whose grid number is known.
+
+    Anchors map ``name suffix`` (no direction) to the signed grid number (east/north
+    positive). Only streets running across the axis count: x anchors need N/S, y anchors E/W.
+    Anchor points that disagree with their neighbours by more than ``max_anchor_deviation``
+    numbers (diagonal stretches such as Clark St north of North Ave) are ignored.
+    """
+
+    origin: tuple[str, str] = ("STATE ST", "MADISON ST")
+    numbers_per_mile: float = 800.0
+    crs: str = "EPSG:3435"
+    crs_feet_per_unit: float = 1.0
+    x_anchors: Mapping[str, float] = field(default_factory=dict)
+    y_anchors: Mapping[str, float] = field(default_factory=dict)
+    numbered_streets_south: bool = True
+    max_anchor_deviation: float = 75.0
+
+    @property
+    def feet_per_number(self) -> float:
+        return 5280.0 / self.numbers_per_mile / self.crs_feet_per_unit
+
+
+_W = {"HALSTED ST": 800, "RACINE AVE": 1200, "LOOMIS ST": 1400, "ASHLAND AVE": 1600, "WOOD ST": 1800,
+      "DAMEN AVE": 2000, "WESTERN AVE": 2400, "ROCKWELL ST": 2600, "CALIFORNIA AVE": 2800,
+      "SACRAMENTO AVE": 3000, "KEDZIE AVE": 3200, "HOMAN AVE": 3400, "CENTRAL PARK AVE": 3600,
+      "HAMLIN AVE": 3800, "PULASKI RD": 4000, "KEELER AVE": 4200, "KOSTNER AVE": 4400,
+      "CICERO AVE": 4800, "LAVERGNE AVE": 5000, "LARAMIE AVE": 5200, "CENTRAL AVE": 5600,
+      "AUSTIN AVE": 6000, "NARRAGANSETT AVE": 6400, "OAK PARK AVE": 6800, "HARLEM AVE": 7200,
+      "CUMBERLAND AVE": 8400, "DEARBORN ST": 36, "WELLS ST": 200, "CANAL ST": 500,
+      "MORGAN ST": 1000, "WENTWORTH AVE": 200, "PRINCETON AVE": 300, "WALLACE ST": 600,
+      "UNION AVE": 700}
+_E = {"STATE ST": 0, "MICHIGAN AVE": 100, "INDIANA AVE": 200, "DR MARTIN LUTHER KING JR DR": 400,
+      "COTTAGE GROVE AVE": 800, "WOODLAWN AVE": 1200, "STONY ISLAND AVE": 1600,
+      "JEFFERY BLVD": 2000, "YATES BLVD": 2400, "COMMERCIAL AVE": 3000}
+_N = {"MADISON ST": 0, "WASHINGTON BLVD": 100, "LAKE ST": 200, "KINZIE ST": 400, "OHIO ST": 600,
+      "CHICAGO AVE": 800, "AUGUSTA BLVD": 1000, "DIVISION ST": 1200, "NORTH AVE": 1600,
+      "ARMITAGE AVE": 2000, "FULLERTON AVE": 2400, "DIVERSEY PKWY": 2800, "DIVERSEY AVE": 2800,
+      "WELLINGTON AVE": 3000, "BELMONT AVE": 3200, "ADDISON ST": 3600, "IRVING PARK RD": 4000,
+      "MONTROSE AVE": 4400, "WILSON AVE": 4600, "LAWRENCE AVE": 4800, "FOSTER AVE": 5200,
+      "BRYN MAWR AVE": 5600, "PETERSON AVE": 6000, "DEVON AVE": 6400, "PRATT BLVD": 6800,
+      "TOUHY AVE": 7200, "HOWARD ST": 7600}
+_S = {"MONROE ST": 100, "ADAMS ST": 200, "JACKSON BLVD": 300, "VAN BUREN ST": 400,
+      "CONGRESS PKWY": 500, "HARRISON ST": 600, "POLK ST": 800, "TAYLOR ST": 1000,
+      "ROOSEVELT RD": 1200, "CERMAK RD": 2200, "PERSHING RD": 3900, "GARFIELD BLVD": 5500}
+# NOTE: grid numbers from the City's street guide; each was checked against the intersection
+# table (its points sit where its neighbours' calibration puts them, within ~50 numbers).
+CHICAGO_GRID = AddressGrid(
+    x_anchors={**{k: -v for k, v in _W.items()}, **_E},
+    y_anchors={**_N, **{k: -v for k, v in _S.items()}},
+)
+
+
+def _split_reference_name(full: str, suffixes: frozenset[str]) -> tuple[str | None, str, str | None]:
+    words = full.split()
+    predir = words.pop(0) if len(words) > 1 and words[0] in ("N", "S", "E", "W") else None
+    suffix = words.pop() if len(words) > 1 and words[-1] in suffixes else None
+    return predir, " ".join(words), suffix
+
+
+def reference_streets(intersections: pd.DataFrame, street_names: pd.DataFrame) -> pd.DataFrame:
+    """Return one row per street key of the intersection table with its parts and number range."""
+    names = street_names.rename(columns=lambda c: str(c).strip())
+    names = names.assign(key=names["Full Street Name"].astype(str).str.strip())
+    ranges = names.groupby("key").agg(min_number=("Min Address", "min"), max_number=("Max Address", "max"))
+    parts = names.drop_duplicates("key").set_index("key")
+    counts = pd.concat([intersections["street_1"], intersections["street_2"]]).value_counts()
+    suffixes = frozenset(SUFFIXES.values())
+    rows = []
+    for key, n_points in counts.items():
+        if key in parts.index:
+            p = parts.loc[key]
+            parsed = tuple(str(p[c]).strip() if p[c] == p[c] else "" for c in ("Direction", "Street", "Suffix", "Suffix Direction"))
+            parsed = tuple(v or None for v in parsed)
+        else:
+            parsed = (*_split_reference_name(key, suffixes), None)
+        rows.append((key, *parsed, int(n_points)))
+    out = pd.DataFrame(rows, columns=["key", "predir", "name", "suffix", "postdir", "n_points"])
+    out["compact"] = out["name"].str.replace(" ", "", regex=False)
+    return out.set_index("key").join(ranges)
+
+
+class Street(NamedTuple):
+    """One reference street: its axis, number sign and intersections sorted by grid number."""
+
+    axis: str  # "x" for E-W streets (numbers count east/west), "y" for N-S streets
+    sign: int  # +1 for N/E numbering, -1 for S/W
+    along: np.ndarray  # calibrated grid number of each intersection along the street
+    x: np.ndarray  # projected coordinates of those intersections
+    y: np.ndarray
+    cross: float  # the street's own grid number across its axis (median)
+
+
+class StreetGrid:
+    """Street index over the intersection table: name resolution, intersections, grid positions."""
+
+    def __init__(self, intersections: pd.DataFrame, street_names: pd.DataFrame,
+                 x: np.ndarray, y: np.ndarray, grid: AddressGrid = None) -> None:
+        """``x``/``y`` are the intersections' coordinates in ``grid.crs`` (same row order)."""
+        self.grid = grid or CHICAGO_GRID
+        self.streets = reference_streets(intersections, street_names)
+        self._parts = {k: {c: (None if isinstance(v, float) and v != v and c in ("predir", "suffix", "postdir") else v)
+                           for c, v in row.items()} for k, row in self.streets.to_dict("index").items()}
+        self._by_compact = {k: list(g.index) for k, g in self.streets.groupby("compact")}
+        self.pairs = {frozenset((a, b)): (px, py) for a, b, px, py in
+                      zip(intersections["street_1"], intersections["street_2"], x, y)}
+        gx, gy = self._calibrate(intersections, x, y)
+        self.geometry = self._street_geometry(intersections, x, y, gx, gy)
+
+    def candidates(self, predir: str | None, name: str, suffix: str | None,
+                   postdir: str | None = None) -> list[tuple[float, str]]:
+        """Return (score 0..1, street key) of reference streets a parsed street may mean, best first."""
+        compact = name.replace(" ", "")
+        variants = [(compact, 0.0)]
+        alias = NAME_ALIASES.get(name)
+        if alias:
+            variants.append((alias.replace(" ", ""), 0.05))
+        out = []
+        for variant, penalty in variants:
+            for key in self._by_compact.get(variant, ()):
+                p = self._parts[key]
+                if predir and p["predir"] != predir:
+                    continue
+                pen = penalty + (0.0 if predir else 0.05)
+                pen += 0.0 if suffix == p["suffix"] else (0.05 if suffix is None else 0.1)
+                pen += 0.0 if postdir == p["postdir"] else 0.1
+                out.append((round(1.0 - pen, 3), key))
+        return sorted(out, key=lambda t: (-t[0], -self._parts[t[1]]["n_points"], t[1]))
+
+    def in_range(self, key: str, number: int) -> bool:
+        """Return False only when the street table gives a number range that excludes ``number``."""
+        p = self._parts[key]
+        lo, hi = p["min_number"], p["max_number"]
+        return not (lo == lo and hi == hi) or lo <= number <= hi
+
+    def locate(self, key: str, number: float) -> tuple[float, float, float]:
+        """Return (x, y, numbers beyond the street's last known intersection) for a house number."""
+        s = self.geometry[key]
+        target = s.sign * number
+        a = s.along
+        if len(a) > 1 and a[0] <= target <= a[-1]:
+            return float(np.interp(target, a, s.x)), float(np.interp(target, a, s.y)), 0.0
+        end = 0 if target < a[0] else len(a) - 1
+        step = target - a[end]
+        # Extend along the end segment when it is long enough to give a direction, else along the axis.
+        far = np.flatnonzero(np.abs(a - a[end]) >= 50)
+        if far.size:
+            j = far[0] if end == 0 else far[-1]
+            dx, dy = (s.x[j] - s.x[end]) / (a[j] - a[end]), (s.y[j] - s.y[end]) / (a[j] - a[end])
+        else:
+            f = self.grid.feet_per_number
+            dx, dy = (f, 0.0) if s.axis == "x" else (0.0, f)
+        return float(s.x[end] + step * dx), float(s.y[end] + step * dy), float(abs(step))
+
+    def crossing(self, first: str, second: str) -> tuple[float, float] | None:
+        """Return where two perpendicular streets cross on the grid, or None if they never meet."""
+        a, b = self.geometry[first], self.geometry[second]
+        if a.axis == b.axis:
+            return None
+        slack = 100.0
+        if not (a.along[0] - slack <= b.cross <= a.along[-1] + slack
+                and b.along[0] - slack <= a.cross <= b.along[-1] + slack):
+            return None
+        x, y, _ = self.locate(first, a.sign * b.cross)
+        return x, y
+
+    def _anchor(self, key: str) -> tuple[str, float] | None:
+        p = self._parts[key]
+        if p["postdir"]:
+            return None  # ramps, service drives, "DR E": not the grid line itself
+        bare = street_key(None, p["name"], p["suffix"])
+        if p["predir"] in ("N", "S") and bare in self.grid.x_anchors:
+            return "x", float(self.grid.x_anchors[bare])
+        if p["predir"] in ("E", "W"):
+            if bare in self.grid.y_anchors:
+                return "y", float(self.grid.y_anchors[bare])
+            digits = p["name"][:-2]
+            if self.grid.numbered_streets_south and p["suffix"] == "ST" and digits.isdigit() and p["name"][-2:] in ("ST", "ND", "RD", "TH"):
+                return "y", -100.0 * int(digits)
+        return None
+
+    def _calibrate(self, inter: pd.DataFrame, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return calibrated grid numbers (gx, gy) of every intersection (east/north positive)."""
+        anchors = {k: self._anchor(k) for k in self.streets.index}
+        bare = {k: street_key(None, p["name"], p["suffix"]) for k, p in self._parts.items()}
+        is_origin = [{bare[a], bare[b]} == set(self.grid.origin) for a, b in zip(inter["street_1"], inter["street_2"])]
+        if not any(is_origin):
+            raise InputError("intersections reference", f"no intersection of the grid origin {self.grid.origin}",
+                             "Pass the full intersection table")
+        f = self.grid.feet_per_number
+        raw = {"x": (x - x[is_origin].mean()) / f, "y": (y - y[is_origin].mean()) / f}
+        calibrated = {}
+        for axis in ("x", "y"):
+            rows, values, street_ids = [], [], []
+            for col in ("street_1", "street_2"):
+                for i, key in enumerate(inter[col]):
+                    anchor = anchors.get(key)
+                    if anchor and anchor[0] == axis:
+                        rows.append(i), values.append(anchor[1]), street_ids.append(hash(bare[key]))
+            rows, values, street_ids = np.array(rows), np.array(values), np.array(street_ids)
+            residual = values - raw[axis][rows]
+            pts = np.column_stack([x[rows], y[rows]])
+            # Compare each anchor point with the anchor points of other streets around it.
+            _, idx = cKDTree(pts).query(pts, k=min(40, len(pts)))
+            others = np.where(street_ids[idx] != street_ids[:, None], residual[idx], np.nan)
+            with np.errstate(all="ignore"):
+                local = np.nanmedian(others, axis=1)
+            keep = np.isnan(local) | (np.abs(residual - local) <= self.grid.max_anchor_deviation)
+            linear = LinearNDInterpolator(pts[keep], residual[keep])
+            nearest = NearestNDInterpolator(pts[keep], residual[keep])
+            field_at = linear(x, y)
+            field_at = np.where(np.isnan(field_at), nearest(x, y), field_at)
+            out = raw[axis] + field_at
+            out[rows[keep]] = values[keep]
+            calibrated[axis] = out
+        return calibrated["x"], calibrated["y"]
+
+    def _street_geometry(self, inter, x, y, gx, gy) -> dict[str, Street]:
+        long = pd.DataFrame({
+            "street": pd.concat([inter["street_1"], inter["street_2"]], ignore_index=True),
+            "x": np.tile(x, 2), "y": np.tile(y, 2), "gx": np.tile(gx, 2), "gy": np.tile(gy, 2),
+        })
+        geometry = {}
+        for key, grp in long.groupby("street", sort=False):
+            predir = self._parts[key]["predir"]
+            if predir in ("N", "S", "E", "W"):
+                axis = "y" if predir in ("N", "S") else "x"
+            else:
+                axis = "y" if np.ptp(grp["y"]) > np.ptp(grp["x"]) else "x"
+            along, cross = ("gy", "gx") if axis == "y" else ("gx", "gy")
+            pts = grp.groupby(grp[along].round(1))[["x", "y"]].mean().sort_index()
+            sign = {"N": 1, "E": 1, "S": -1, "W": -1}.get(predir, 1 if grp[along].median() >= 0 else -1)
+            geometry[key] = Street(axis, sign, pts.index.to_numpy(float), pts["x"].to_numpy(),
+                                   pts["y"].to_numpy(), float(grp[cross].median()))
+        return geometry

@@ -1,0 +1,100 @@
+"""Stream a CSV/CSV.gz file as Arrow record batches of strings, with one-line errors.
+
+Every column is read as text so the raw landing keeps the source exactly; adapters cast later.
+"""
+from __future__ import annotations
+
+import csv
+import difflib
+import gzip
+import zlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from tasks.errors import InputError
+
+
+def _open_text_head(path: Path) -> bytes:
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as fh:
+            return fh.readline()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(path, f"cannot read the file ({exc})", "Re-download it; a .gz file may be truncated") from exc
+
+
+def read_header(path: Path) -> list[str]:
+    """Return the header fields of a CSV file (BOM stripped)."""
+    if not path.exists():
+        raise InputError(path, "file not found", "Check the data directory setting (PULSE_DATA_DIR)")
+    if path.stat().st_size == 0:
+        raise InputError(path, "file is empty (0 bytes)", "Re-export the file from the source")
+    line = _open_text_head(path)
+    if not line.strip():
+        raise InputError(path, "file has no header line", "Re-export the file with a header row")
+    try:
+        text = line.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"row 1 (header): bytes are not UTF-8 at position {exc.start}",
+                         "Re-save the file as UTF-8") from exc
+    fields = next(csv.reader([text.rstrip("\r\n")]), [])
+    return [f.strip() for f in fields]
+
+
+def check_columns(path: Path, header: Sequence[str], required: Sequence[str]) -> None:
+    """Raise one InputError naming the first missing column and the closest header found."""
+    missing = [c for c in required if c not in header]
+    if not missing:
+        return
+    col = missing[0]
+    close = difflib.get_close_matches(col, header, n=1, cutoff=0.6)
+    hint = f"found '{close[0]}' instead; rename it to '{col}' or map it in the city config" if close else \
+        "add the column or map it in the city config"
+    more = f" (and {len(missing) - 1} more: {', '.join(missing[1:4])})" if len(missing) > 1 else ""
+    raise InputError(path, f"column '{col}' is missing{more}", hint)
+
+
+def _first_bad_utf8_line(path: Path) -> tuple[int, int]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return lineno, exc.start
+    return 0, 0
+
+
+def iter_csv_batches(path: Path, block_size: int = 16 << 20) -> Iterator[pa.RecordBatch]:
+    """Yield record batches (all columns as strings) of a CSV or CSV.gz file."""
+    header = read_header(path)
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise InputError(path, f"header repeats column(s) {dupes}", "Remove or rename the duplicate columns")
+    read_opts = pacsv.ReadOptions(block_size=block_size, column_names=header, skip_rows=1)
+    convert = pacsv.ConvertOptions(
+        column_types={h: pa.string() for h in header}, strings_can_be_null=True, quoted_strings_can_be_null=True,
+        null_values=[""],
+    )
+    parse = pacsv.ParseOptions(newlines_in_values=True)
+    try:
+        reader = pacsv.open_csv(path, read_options=read_opts, convert_options=convert, parse_options=parse)
+        for batch in reader:
+            yield batch
+    except pa.ArrowInvalid as exc:
+        msg = str(exc)
+        if "UTF8" in msg or "utf8" in msg.lower():
+            line, pos = _first_bad_utf8_line(path)
+            raise InputError(f"{path}:{line}", f"row {line} has bytes that are not UTF-8 (byte {pos})",
+                             "Re-save the file as UTF-8 (e.g. iconv -f cp1252 -t utf-8)") from None
+        if "Expected" in msg and "columns" in msg:
+            raise InputError(path, f"a row has the wrong number of fields ({msg.splitlines()[0]})",
+                             "Check the delimiter and quoting; the file must be comma-separated") from None
+        raise InputError(path, f"cannot parse CSV ({msg.splitlines()[0]})", "Check the file format") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(path, f"file is truncated or corrupt ({str(exc).splitlines()[0]})",
+                         "Re-download or re-export the file") from None
+

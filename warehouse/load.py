@@ -1,0 +1,216 @@
+"""Idempotent batch loads: staged Parquet -> one transaction that merges by natural key.
+
+A batch's processed chunks are staged as Parquet files outside the warehouse. ``merge_batch``
+then, in ONE transaction, bulk-copies them into a temporary table (DuckDB: ``read_parquet``;
+PostgreSQL: ``COPY … FROM STDIN``), replaces rows whose version is newer, inserts new keys,
+appends the batch's quarantine rows and writes the ``load_audit`` row (and the source watermark).
+Any failure rolls all of it back, so the warehouse holds the state before or after a batch.
+"""
+from __future__ import annotations
+
+import io
+import shutil
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from sqlalchemy import Engine, Table, select, text, func
+
+from schemas.base import EntitySchema
+from warehouse.engine import is_duckdb
+from warehouse.metadata import load_audit, metadata, source_watermarks
+
+
+@dataclass
+class BatchInfo:
+    batch_id: str
+    source: str
+    entity: str
+    rows_read: int
+    sha256: str | None = None
+    source_path: str | None = None
+    watermark: str | None = None
+    flow_run_id: str | None = None
+    started_at: datetime | None = None
+
+
+def init_warehouse(engine: Engine) -> None:
+    """Create every table that does not exist yet (and PostGIS on PostgreSQL when available)."""
+    if not is_duckdb(engine):
+        with engine.begin() as conn:
+            has_postgis = conn.execute(text("SELECT 1 FROM pg_available_extensions WHERE name='postgis'")).first()
+            if has_postgis:
+                conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+    metadata.create_all(engine, checkfirst=True)
+
+
+def _q(name: str) -> str:
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"unsafe SQL identifier {name!r}")
+    return f'"{name}"'
+
+
+def write_stage(stage_dir: Path, name: str, frame: pd.DataFrame) -> Path:
+    """Write one processed chunk (or quarantine part) as Parquet; returns its path."""
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    path = stage_dir / f"{name}.parquet"
+    tmp = path.with_suffix(".tmp")
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp)
+    tmp.replace(path)
+    return path
+
+
+def clear_stage(stage_dir: Path) -> None:
+    shutil.rmtree(stage_dir, ignore_errors=True)
+
+
+def _copy_parquet(conn, table: str, columns: Sequence[str], files: Sequence[Path], extra: dict[str, object]) -> None:
+    """Bulk-append Parquet files into ``table`` (columns + constant ``extra`` columns)."""
+    if not files:
+        return
+    cols = ", ".join(_q(c) for c in [*columns, *extra])
+    if is_duckdb(conn.engine):
+        raw = conn.connection.driver_connection
+        consts = ", ".join(f"${i + 1}" for i in range(len(extra)))
+        select_cols = ", ".join(_q(c) for c in columns) + (", " + consts if extra else "")
+        file_list = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
+        raw.execute(f"INSERT INTO {_q(table)} ({cols}) SELECT {select_cols} FROM read_parquet({file_list}, union_by_name=true)",
+                    list(extra.values()))
+        return
+    pg = conn.connection.driver_connection
+    with pg.cursor() as cur, cur.copy(f"COPY {_q(table)} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
+        for f in files:
+            for batch in pq.ParquetFile(f).iter_batches(batch_size=100_000, columns=list(columns)):
+                tab = pa.Table.from_batches([batch])
+                for name, value in extra.items():
+                    tab = tab.append_column(name, pa.array([value] * tab.num_rows))
+                buf = io.BytesIO()
+                pacsv.write_csv(tab, buf, write_options=pacsv.WriteOptions(include_header=False,
+                                                                            quoting_style="needed"))
+                copy.write(buf.getvalue())
+
+
+def _stage_temp_table(conn, target: Table, columns: Sequence[str]) -> str:
+    name = f"stg_{target.name}_{uuid.uuid4().hex[:8]}"
+    cols = ", ".join(_q(c) for c in columns)
+    if is_duckdb(conn.engine):
+        conn.execute(text(f"CREATE TEMP TABLE {_q(name)} AS SELECT {cols} FROM {_q(target.name)} LIMIT 0"))
+    else:
+        conn.execute(text(f"CREATE TEMP TABLE {_q(name)} ON COMMIT DROP AS SELECT {cols} FROM {_q(target.name)} WITH NO DATA"))
+    return name
+
+
+def merge_batch(engine: Engine, schema: EntitySchema, batch: BatchInfo, data_files: Sequence[Path],
+                quarantine_files: Sequence[Path], rows_quarantined: int, validation_success: bool = True,
+                advance_watermark: str | None = None) -> dict[str, int]:
+    """Merge a staged batch into ``schema.table`` in one transaction; return row counts.
+
+    A staged row replaces the stored row with the same key when ``schema.version_column`` is
+    newer (or, without a version column, always); new keys are inserted; the rest is unchanged.
+    """
+    target = metadata.tables[schema.table]
+    cols = schema.column_names
+    key = list(schema.key)
+    now = datetime.now().replace(microsecond=0)
+    with engine.begin() as conn:
+        stg = _stage_temp_table(conn, target, cols)
+        _copy_parquet(conn, stg, cols, data_files, {})
+        join = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in key)
+        v = schema.version_column
+        newer = (f"(s.{_q(v)} > t.{_q(v)} OR (t.{_q(v)} IS NULL AND s.{_q(v)} IS NOT NULL))" if v else "TRUE")
+        staged = conn.execute(text(f"SELECT count(*) FROM {_q(stg)}")).scalar_one()
+        existing = conn.execute(text(
+            f"SELECT count(*), coalesce(sum(CASE WHEN {newer} THEN 1 ELSE 0 END), 0) "
+            f"FROM {_q(stg)} s JOIN {_q(target.name)} t ON {join}")).one()
+        n_existing, n_newer = int(existing[0]), int(existing[1])
+        if n_newer:
+            conn.execute(text(
+                f"DELETE FROM {_q(target.name)} t WHERE EXISTS (SELECT 1 FROM {_q(stg)} s WHERE {join} AND {newer})"))
+        col_list = ", ".join(_q(c) for c in cols)
+        conn.execute(text(
+            f"INSERT INTO {_q(target.name)} ({col_list}, source, batch_id, loaded_at) "
+            f"SELECT {', '.join('s.' + _q(c) for c in cols)}, :source, :batch_id, :now FROM {_q(stg)} s "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {_q(target.name)} t WHERE {join})"),
+            {"source": batch.source, "batch_id": batch.batch_id, "now": now})
+        if is_duckdb(engine):
+            conn.execute(text(f"DROP TABLE {_q(stg)}"))
+        qtable = metadata.tables[f"quarantine_{schema.name}"]
+        qcols = ["row_index", "source_row", "record_id", "expectation", "column_name", "value", "reason", "raw_record"]
+        # Re-landing the same batch replaces its quarantine rows instead of duplicating them.
+        conn.execute(qtable.delete().where(qtable.c.batch_id == batch.batch_id))
+        _copy_parquet(conn, qtable.name, qcols, quarantine_files,
+                      {"batch_id": batch.batch_id, "source": batch.source, "quarantined_at": now})
+        counts = {"rows_inserted": int(staged) - n_existing, "rows_updated": n_newer,
+                  "rows_unchanged": n_existing - n_newer, "rows_loaded": int(staged)}
+        _insert_audit(conn, batch, "loaded", counts, rows_quarantined, validation_success, None, now)
+        if advance_watermark is not None:
+            _set_watermark(conn, batch.source, advance_watermark, batch.batch_id, now)
+    return {**counts, "rows_quarantined": rows_quarantined}
+
+
+def _insert_audit(conn, batch: BatchInfo, status: str, counts: dict, rows_quarantined: int,
+                  validation_success: bool | None, message: str | None, now: datetime) -> None:
+    conn.execute(load_audit.insert().values(
+        audit_id=str(uuid.uuid4()), batch_id=batch.batch_id, flow_run_id=batch.flow_run_id, source=batch.source,
+        entity=batch.entity, source_path=batch.source_path, sha256=batch.sha256, watermark=batch.watermark,
+        status=status, rows_read=batch.rows_read, rows_loaded=counts.get("rows_loaded", 0),
+        rows_quarantined=rows_quarantined, rows_inserted=counts.get("rows_inserted"),
+        rows_updated=counts.get("rows_updated"), rows_unchanged=counts.get("rows_unchanged"),
+        validation_success=validation_success, message=(message or None) and message[:2000],
+        started_at=batch.started_at or now, finished_at=now,
+    ))
+
+
+def record_audit(engine: Engine, batch: BatchInfo, status: str, message: str | None = None,
+                 validation_success: bool | None = None) -> None:
+    """Write an audit row for a batch that failed or was skipped (loads nothing)."""
+    with engine.begin() as conn:
+        _insert_audit(conn, batch, status, {"rows_loaded": 0}, 0, validation_success, message,
+                      datetime.now().replace(microsecond=0))
+
+
+def _set_watermark(conn, source: str, watermark: str, batch_id: str, now: datetime) -> None:
+    conn.execute(source_watermarks.delete().where(source_watermarks.c.source == source))
+    conn.execute(source_watermarks.insert().values(source=source, watermark=watermark, batch_id=batch_id,
+                                                   updated_at=now))
+
+
+def set_watermark(engine: Engine, source: str, watermark: str, batch_id: str | None) -> None:
+    """Record the high-water mark of a fully loaded extraction."""
+    with engine.begin() as conn:
+        _set_watermark(conn, source, watermark, batch_id or "", datetime.now().replace(microsecond=0))
+    engine.dispose()
+
+
+def get_watermark(engine: Engine, source: str) -> str | None:
+    with engine.connect() as conn:
+        return conn.execute(select(source_watermarks.c.watermark).where(source_watermarks.c.source == source)).scalar()
+
+
+def loaded_checksums(engine: Engine, source: str) -> set[str]:
+    """Return sha256 checksums of batches of ``source`` that loaded successfully."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(load_audit.c.sha256).where(
+            (load_audit.c.source == source) & (load_audit.c.status == "loaded"))).scalars()
+        return {r for r in rows if r}
+
+
+def replace_table(engine: Engine, table: Table, frame: pd.DataFrame) -> int:
+    """Replace a small dimension table's contents in one transaction; returns rows written."""
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    with engine.begin() as conn:
+        conn.execute(table.delete())
+        if records:
+            conn.execute(table.insert(), records)
+    return len(records)
+
+
+def table_count(engine: Engine, table: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(metadata.tables[table])).scalar_one())
