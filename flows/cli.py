@@ -1,6 +1,7 @@
 """``pulse``: the command line for engineers and analysts."""
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Optional
@@ -31,8 +32,20 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+class _HideUserErrorTracebacks(logging.Filter):
+    """A PulseError already says what is wrong and what to do: log it without a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], PulseError):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def run_flow(fn, **kwargs):
     """Run a flow and return its result; a failure becomes one clear line, not a traceback."""
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        logging.getLogger(name).addFilter(_HideUserErrorTracebacks())
     state = fn(return_state=True, **kwargs)
     if state.is_failed() or state.is_crashed():
         try:

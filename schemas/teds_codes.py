@@ -90,11 +90,11 @@ def code_dimension(codes: pd.DataFrame, variable: str) -> pd.DataFrame:
     rows = codes[codes["variable"] == variable]
     if rows.empty:
         raise KeyError(f"no codebook values for variable {variable!r}")
-    rows = rows.sort_values("value")
+    rows = rows.sort_values("value").reset_index(drop=True)
     return pd.DataFrame({
-        "code": rows["value"].astype("Int64").to_numpy(),
-        "label": rows["label"].astype("str").to_numpy(),
-        "is_missing": (rows["value"] == MISSING_CODE).astype("boolean").to_numpy(),
+        "code": rows["value"].astype("Int64"),
+        "label": rows["label"].astype("str"),
+        "is_missing": (rows["value"] == MISSING_CODE).astype("boolean"),
     })
 
 

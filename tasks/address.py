@@ -119,12 +119,13 @@ def _suffix(text: str | None) -> str | None:
     return SUFFIXES.get(token, token) if token else None
 
 
-def _name(text: str | None, pretype: str | None = None) -> tuple[str | None, str]:
+def _name(text: str | None, pretype: str | None = None, has_predir: bool = False) -> tuple[str | None, str]:
     """Return (leading direction the tagger left inside the name, canonical name)."""
     words = _clean_token(text).split()
     lead = None
-    if len(words) > 1 and words[0] in DIRECTIONS:
-        lead = DIRECTIONS[words.pop(0)]
+    # NOTE: the tagger reads "W ANCONA" after "&" as one name; "SOUTH SHORE" is a real name.
+    if not has_predir and len(words) > 1 and words[0] in ("N", "S", "E", "W"):
+        lead = words.pop(0)
     if words and words[0] == "SAINT":
         words[0] = "ST"
     # NOTE: "63 ST" and "63RD ST" both occur; the street tables always spell the ordinal.
@@ -135,12 +136,16 @@ def _name(text: str | None, pretype: str | None = None) -> tuple[str | None, str
 
 
 def _street(parts: dict[str, str], prefix: str = "") -> tuple[str | None, str, str | None, str | None]:
-    lead, name = _name(parts.get(f"{prefix}StreetName"), parts.get(f"{prefix}StreetNamePreType"))
+    predir = _direction(parts.get(f"{prefix}StreetNamePreDirectional"))
+    lead, name = _name(parts.get(f"{prefix}StreetName"), parts.get(f"{prefix}StreetNamePreType"), bool(predir))
     if not name:
         raise Unparseable("no street name")
-    predir = _direction(parts.get(f"{prefix}StreetNamePreDirectional")) or lead
+    predir = predir or lead
     suffix = _suffix(parts.get(f"{prefix}StreetNamePostType"))
     postdir = _direction(parts.get(f"{prefix}StreetNamePostDirectional"))
+    if predir is None and name in ("N", "S", "E", "W") and suffix == "AVE" and postdir:
+        # NOTE: the tagger reads "S AVENUE N" (Chicago's lettered avenues) as name S, type AVENUE, post N.
+        return name, f"AVENUE {postdir}", None, None
     return predir, name, suffix, postdir
 
 

@@ -11,6 +11,7 @@ which follows the street's real course (diagonals such as Lincoln Ave included).
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Mapping, NamedTuple
 
@@ -28,6 +29,7 @@ NAME_ALIASES = {
     "MARTIN LUTHER KING JR": "DR MARTIN LUTHER KING JR", "KING": "DR MARTIN LUTHER KING JR",
     "LAKESHORE": "LAKE SHORE", "CRAWFORD": "PULASKI",
 }
+_LONG_DIRECTIONS = {"N": "NORTH", "S": "SOUTH", "E": "EAST", "W": "WEST"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class AddressGrid:
     y_anchors: Mapping[str, float] = field(default_factory=dict)
     numbered_streets_south: bool = True
     max_anchor_deviation: float = 75.0
+    even_side: str = "north_west"  # where even house numbers are: "north_west" or "south_east"
+    setback: float = 50.0  # CRS units (feet) from the centreline to a house
 
     @property
     def feet_per_number(self) -> float:
@@ -143,11 +147,15 @@ class StreetGrid:
     def candidates(self, predir: str | None, name: str, suffix: str | None,
                    postdir: str | None = None) -> list[tuple[float, str]]:
         """Return (score 0..1, street key) of reference streets a parsed street may mean, best first."""
-        compact = name.replace(" ", "")
-        variants = [(compact, 0.0)]
+        variants = [(name.replace(" ", ""), 0.0)]
         alias = NAME_ALIASES.get(name)
         if alias:
             variants.append((alias.replace(" ", ""), 0.05))
+        words = name.split()
+        if "LOWER" in words:  # Lower Wacker Dr lies under Wacker Dr: same place on a map
+            variants.append(("".join(w for w in words if w != "LOWER"), 0.05))
+        if predir in _LONG_DIRECTIONS:  # "South Chicago Ave" is S SOUTH CHICAGO AVE, not S CHICAGO AVE
+            variants.append((_LONG_DIRECTIONS[predir] + name.replace(" ", ""), 0.05))
         out = []
         for variant, penalty in variants:
             for key in self._by_compact.get(variant, ()):
@@ -166,24 +174,42 @@ class StreetGrid:
         lo, hi = p["min_number"], p["max_number"]
         return not (lo == lo and hi == hi) or lo <= number <= hi
 
-    def locate(self, key: str, number: float) -> tuple[float, float, float]:
-        """Return (x, y, numbers beyond the street's last known intersection) for a house number."""
+    def locate(self, key: str, number: float, side: bool = False) -> tuple[float, float, float]:
+        """Return (x, y, numbers beyond the street's last known intersection) for a house number.
+
+        With ``side`` the point is moved ``grid.setback`` off the centreline to the side of the
+        street the number's parity puts it on (in Chicago even numbers are on the north and west
+        sides), which matters for streets that are community area boundaries.
+        """
         s = self.geometry[key]
         target = s.sign * number
         a = s.along
+        f = self.grid.feet_per_number
         if len(a) > 1 and a[0] <= target <= a[-1]:
-            return float(np.interp(target, a, s.x)), float(np.interp(target, a, s.y)), 0.0
-        end = 0 if target < a[0] else len(a) - 1
-        step = target - a[end]
-        # Extend along the end segment when it is long enough to give a direction, else along the axis.
-        far = np.flatnonzero(np.abs(a - a[end]) >= 50)
-        if far.size:
-            j = far[0] if end == 0 else far[-1]
-            dx, dy = (s.x[j] - s.x[end]) / (a[j] - a[end]), (s.y[j] - s.y[end]) / (a[j] - a[end])
+            i = min(max(int(np.searchsorted(a, target)), 1), len(a) - 1)
+            x, y, beyond = float(np.interp(target, a, s.x)), float(np.interp(target, a, s.y)), 0.0
+            dx, dy = s.x[i] - s.x[i - 1], s.y[i] - s.y[i - 1]
         else:
-            f = self.grid.feet_per_number
-            dx, dy = (f, 0.0) if s.axis == "x" else (0.0, f)
-        return float(s.x[end] + step * dx), float(s.y[end] + step * dy), float(abs(step))
+            end = 0 if target < a[0] else len(a) - 1
+            step = target - a[end]
+            # Extend along the end segment when it is long enough to give a direction, else along the axis.
+            far = np.flatnonzero(np.abs(a - a[end]) >= 50)
+            if far.size:
+                j = far[0] if end == 0 else far[-1]
+                dx, dy = (s.x[j] - s.x[end]) / (a[j] - a[end]), (s.y[j] - s.y[end]) / (a[j] - a[end])
+            else:
+                dx, dy = (f, 0.0) if s.axis == "x" else (0.0, f)
+            x, y, beyond = float(s.x[end] + step * dx), float(s.y[end] + step * dy), float(abs(step))
+        length = float(np.hypot(dx, dy))
+        if side and length > 0 and self.grid.setback:
+            nx, ny = -dy / length, dx / length  # a normal; turn it to the even side
+            if (s.axis == "x" and ny < 0) or (s.axis == "y" and nx > 0):
+                nx, ny = -nx, -ny
+            if self.grid.even_side == "south_east":
+                nx, ny = -nx, -ny
+            d = self.grid.setback if int(number) % 2 == 0 else -self.grid.setback
+            x, y = x + d * nx, y + d * ny
+        return x, y, beyond
 
     def crossing(self, first: str, second: str) -> tuple[float, float] | None:
         """Return where two perpendicular streets cross on the grid, or None if they never meet."""
@@ -214,29 +240,34 @@ class StreetGrid:
 
     def _calibrate(self, inter: pd.DataFrame, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return calibrated grid numbers (gx, gy) of every intersection (east/north positive)."""
-        anchors = {k: self._anchor(k) for k in self.streets.index}
+        anchors = {k: a for k in self.streets.index if (a := self._anchor(k))}
         bare = {k: street_key(None, p["name"], p["suffix"]) for k, p in self._parts.items()}
-        is_origin = [{bare[a], bare[b]} == set(self.grid.origin) for a, b in zip(inter["street_1"], inter["street_2"])]
-        if not any(is_origin):
+        b1, b2 = inter["street_1"].map(bare), inter["street_2"].map(bare)
+        a, b = self.grid.origin
+        is_origin = ((b1 == a) & (b2 == b) | (b1 == b) & (b2 == a)).to_numpy()
+        if not is_origin.any():
             raise InputError("intersections reference", f"no intersection of the grid origin {self.grid.origin}",
                              "Pass the full intersection table")
         f = self.grid.feet_per_number
         raw = {"x": (x - x[is_origin].mean()) / f, "y": (y - y[is_origin].mean()) / f}
+        streets = pd.concat([inter["street_1"], inter["street_2"]], ignore_index=True)
+        rows_all = np.tile(np.arange(len(inter)), 2)
+        street_ids = streets.map(bare).factorize()[0]
         calibrated = {}
         for axis in ("x", "y"):
-            rows, values, street_ids = [], [], []
-            for col in ("street_1", "street_2"):
-                for i, key in enumerate(inter[col]):
-                    anchor = anchors.get(key)
-                    if anchor and anchor[0] == axis:
-                        rows.append(i), values.append(anchor[1]), street_ids.append(hash(bare[key]))
-            rows, values, street_ids = np.array(rows), np.array(values), np.array(street_ids)
+            value = streets.map({k: v for k, (ax, v) in anchors.items() if ax == axis}).to_numpy(float)
+            on = ~np.isnan(value)
+            rows, values, ids = rows_all[on], value[on], street_ids[on]
+            if len(rows) < 3:  # too few known streets to fit a correction: the plain grid
+                calibrated[axis] = raw[axis]
+                continue
             residual = values - raw[axis][rows]
             pts = np.column_stack([x[rows], y[rows]])
             # Compare each anchor point with the anchor points of other streets around it.
             _, idx = cKDTree(pts).query(pts, k=min(40, len(pts)))
-            others = np.where(street_ids[idx] != street_ids[:, None], residual[idx], np.nan)
-            with np.errstate(all="ignore"):
+            others = np.where(ids[idx] != ids[:, None], residual[idx], np.nan)
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
                 local = np.nanmedian(others, axis=1)
             keep = np.isnan(local) | (np.abs(residual - local) <= self.grid.max_anchor_deviation)
             linear = LinearNDInterpolator(pts[keep], residual[keep])
@@ -253,16 +284,25 @@ class StreetGrid:
             "street": pd.concat([inter["street_1"], inter["street_2"]], ignore_index=True),
             "x": np.tile(x, 2), "y": np.tile(y, 2), "gx": np.tile(gx, 2), "gy": np.tile(gy, 2),
         })
+        predir = long["street"].map({k: p["predir"] for k, p in self._parts.items()})
+        bounds = long.groupby("street")[["x", "y"]].agg(["min", "max"])
+        span = pd.DataFrame({c: bounds[(c, "max")] - bounds[(c, "min")] for c in ("x", "y")})
+        tall = long["street"].map(span["y"] > span["x"])  # no direction given: the longer extent
+        on_y = predir.isin(["N", "S"]) | (~predir.isin(["E", "W"]) & tall)
+        long["along"] = np.where(on_y, long["gy"], long["gx"])
+        long["cross"] = np.where(on_y, long["gx"], long["gy"])
+        long["key"] = long["along"].round(1)
+        per_street = long.groupby("street").agg(cross=("cross", "median"), along=("along", "median"))
+        pts = long.groupby(["street", "key"], sort=True)[["x", "y"]].mean()
+        keys = pts.index.get_level_values(0).to_numpy(object)
+        along, px, py = pts.index.get_level_values(1).to_numpy(float), pts["x"].to_numpy(), pts["y"].to_numpy()
+        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
         geometry = {}
-        for key, grp in long.groupby("street", sort=False):
-            predir = self._parts[key]["predir"]
-            if predir in ("N", "S", "E", "W"):
-                axis = "y" if predir in ("N", "S") else "x"
-            else:
-                axis = "y" if np.ptp(grp["y"]) > np.ptp(grp["x"]) else "x"
-            along, cross = ("gy", "gx") if axis == "y" else ("gx", "gy")
-            pts = grp.groupby(grp[along].round(1))[["x", "y"]].mean().sort_index()
-            sign = {"N": 1, "E": 1, "S": -1, "W": -1}.get(predir, 1 if grp[along].median() >= 0 else -1)
-            geometry[key] = Street(axis, sign, pts.index.to_numpy(float), pts["x"].to_numpy(),
-                                   pts["y"].to_numpy(), float(grp[cross].median()))
+        for start, stop in zip(starts, np.r_[starts[1:], len(keys)]):
+            key = keys[start]
+            d = self._parts[key]["predir"]
+            sign = {"N": 1, "E": 1, "S": -1, "W": -1}.get(d, 1 if per_street.at[key, "along"] >= 0 else -1)
+            axis = "y" if d in ("N", "S") or (d not in ("E", "W") and span.at[key, "y"] > span.at[key, "x"]) else "x"
+            geometry[key] = Street(axis, sign, along[start:stop], px[start:stop], py[start:stop],
+                                   float(per_street.at[key, "cross"]))
         return geometry

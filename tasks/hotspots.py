@@ -160,6 +160,9 @@ def emerging_hotspots(
     bins = gi_star_space_time(cube, w, alpha=alpha, global_window=global_window, time_lags=time_lags,
                               permutations=permutations, seed=seed)
     months = bins["period_start"].drop_duplicates().sort_values()
+    if len(months) < 4:
+        raise InputError("cube", f"covers {len(months)} months; the Mann-Kendall step needs at least 4",
+                         "Pass a longer cube")
     start, end = months.iloc[0], period_end(months.iloc[-1], "MS")
     rows = []
     for area, g in bins.groupby("neighborhood_id", sort=False):
@@ -211,7 +214,12 @@ def _gi_z(local_sum: np.ndarray, card: np.ndarray, window: np.ndarray) -> np.nda
     if s == 0:
         # A constant window has no clustering to detect; z = 0 keeps the bin not significant.
         return np.zeros_like(local_sum)
-    return (local_sum - mean * card) / (s * np.sqrt((n * card - card**2) / (n - 1)))
+    spread = n * card - card**2
+    z = np.zeros_like(local_sum)
+    # spread = 0 when a bin's neighbourhood is the whole window (tiny lattices): no local contrast.
+    ok = spread > 0
+    z[ok] = (local_sum[ok] - mean * card[ok]) / (s * np.sqrt(spread[ok] / (n - 1)))
+    return z
 
 
 def _permutation_p(x, w, global_window, time_lags, permutations, seed) -> np.ndarray:
@@ -245,7 +253,4 @@ def _cube_matrix(cube: pd.DataFrame, ids: list[str]) -> tuple[np.ndarray, pd.Dat
                          "one of the neighborhood polygons", "Fix the id or pass the matching polygons")
     long = complete_calendar(areas, "MS", ids=ids, where="cube")
     wide = long.pivot(index="period_start", columns="neighborhood_id", values="value")[ids]
-    if len(wide) < 4:
-        raise InputError("cube", f"covers {len(wide)} months; the Mann-Kendall step needs at least 4",
-                         "Pass a longer cube")
     return wide.to_numpy(dtype=float), wide.index

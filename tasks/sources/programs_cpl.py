@@ -166,6 +166,29 @@ def _parse_count(value, where: str, column: str) -> int | None:
     return int(text)
 
 
+def _site_point(rec: dict, branch: str, point_col: str | None, lookup: tuple[dict, dict] | None
+                ) -> tuple[float, float, tuple[str, str] | None]:
+    """Return (lat, lon, (severity, problem) or None) of one branch row."""
+    if point_col is not None:
+        text = rec[point_col] if isinstance(rec[point_col], str) else ""
+        geom = shapely.from_wkt(text, on_invalid="ignore") if text.strip() else None
+        if geom is not None and geom.geom_type == "Point":
+            return geom.y, geom.x, None
+        return np.nan, np.nan, ("warning", f"point {text!r} is not WKT 'POINT (lon lat)'; "
+                                           "geocode the site from its address")
+    if lookup is None:
+        return np.nan, np.nan, ("warning", "no point column and no locations file; geocode the site from its address")
+    by_name, by_address = lookup
+    name = _name_key(branch)
+    if name in by_name:
+        return *by_name[name], None
+    akey = _address_key(rec["ADDRESS"]) if isinstance(rec["ADDRESS"], str) else None
+    if akey in by_address:
+        return *by_address[akey], ("info", f"matched to {LOCATIONS_FILE} by address {rec['ADDRESS']!r}, not by name")
+    return np.nan, np.nan, ("warning", f"branch not found in {LOCATIONS_FILE} by name or address; "
+                                       "coordinates left null, geocode the site from its address")
+
+
 def to_standard(raw: pd.DataFrame, year: int, locations: pd.DataFrame | None = None) -> CplFeed:
     """Return programs (one per branch) and sessions (one per branch and reported month) of one year.
 
@@ -182,7 +205,7 @@ def to_standard(raw: pd.DataFrame, year: int, locations: pd.DataFrame | None = N
     for pos, row in enumerate(raw.itertuples(index=False)):
         rec = dict(zip(raw.columns, row))
         where = f"{source_file}:{pos + 2}"  # line 1 is the header
-        branch = (rec[key] or "").strip() if isinstance(rec[key], str) else ""
+        branch = rec[key].strip() if isinstance(rec[key], str) else ""
         if not branch:
             raise InputError(where, f"column '{key}' (branch name) is blank", "Fill in the branch name")
         program_id = f"cpl-{branch_slug(branch)}"
@@ -204,31 +227,9 @@ def to_standard(raw: pd.DataFrame, year: int, locations: pd.DataFrame | None = N
         elif ytd != sum(counts):
             issues.append(_issue(where, branch, "YTD", "warning",
                                  f"YTD {ytd} differs from the sum of reported months {sum(counts)}"))
-        lat, lon = np.nan, np.nan
-        if point_col is not None:
-            text = rec[point_col] if isinstance(rec[point_col], str) else ""
-            geom = shapely.from_wkt(text, on_invalid="ignore") if text.strip() else None
-            if geom is not None and geom.geom_type == "Point":
-                lon, lat = geom.x, geom.y
-            else:
-                issues.append(_issue(where, branch, point_col, "warning",
-                                     f"point {text!r} is not WKT 'POINT (lon lat)'; geocode the site from its address"))
-        elif lookup is not None:
-            by_name, by_address = lookup
-            akey = _address_key(rec["ADDRESS"]) if isinstance(rec["ADDRESS"], str) else None
-            if _name_key(branch) in by_name:
-                lat, lon = by_name[_name_key(branch)]
-            elif akey in by_address:
-                lat, lon = by_address[akey]
-                issues.append(_issue(where, branch, key, "info",
-                                     f"matched to {LOCATIONS_FILE} by address {rec['ADDRESS']!r}, not by name"))
-            else:
-                issues.append(_issue(where, branch, key, "warning",
-                                     f"branch not found in {LOCATIONS_FILE} by name or address; "
-                                     "coordinates left null, geocode the site from its address"))
-        else:
-            issues.append(_issue(where, branch, "LOCATION", "warning",
-                                 "no point column and no locations file; geocode the site from its address"))
+        lat, lon, problem = _site_point(rec, branch, point_col, lookup)
+        if problem:
+            issues.append(_issue(where, branch, point_col or key, *problem))
         first = pd.Timestamp(year, first_month or 1, 1)
         programs.append(_program_row(program_id, branch, lat, lon, first))
         addresses.append(_full_address(rec))

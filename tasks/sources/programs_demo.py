@@ -105,7 +105,7 @@ def choose_areas(neighborhoods: pd.DataFrame, population: pd.DataFrame,
     pop = population.set_index("neighborhood_id")["population"]
     rate = pd.Series({str(a): n for a, n in incidents_by_area.items()}, dtype="float64") / pop
     rate = rate[rate.index.isin(known) & (pop.reindex(rate.index) >= MIN_POPULATION)].dropna()
-    ranked = sorted(rate.items(), key=lambda kv: (-kv[1], int(kv[0]) if kv[0].isdigit() else kv[0]))
+    ranked = sorted(rate.items(), key=lambda kv: (-kv[1], kv[0]))
     return [a for a, _ in ranked[:k]]
 
 
@@ -121,10 +121,7 @@ def block_to_address(block: str, rng: np.random.Generator) -> str:
 
 
 def _session_dates(start: pd.Timestamp, end: pd.Timestamp, every_days: int | None) -> pd.DatetimeIndex:
-    if every_days:
-        return pd.date_range(start, end, freq=f"{every_days}D")
-    return pd.DatetimeIndex([start + pd.DateOffset(months=i) for i in range(40)
-                             if start + pd.DateOffset(months=i) <= end])
+    return pd.date_range(start, end, freq=f"{every_days}D" if every_days else pd.DateOffset(months=1))
 
 
 def generate_programs(neighborhoods: pd.DataFrame, population: pd.DataFrame, incidents_by_area: dict | None = None,
@@ -142,7 +139,8 @@ def generate_programs(neighborhoods: pd.DataFrame, population: pd.DataFrame, inc
     blocks = blocks[blocks["block"].str.fullmatch(r"\s*\d*X+\s+.+\s(ST|AVE|BLVD|RD|DR|PL|PKWY|CT|TER)")]
     programs, sites, sessions, roster = [], [], [], []
     person_counter = 0
-    starts = np.sort(rng.choice(pd.date_range(FIRST_START, LAST_START, freq="7D"), size=len(PROGRAM_MIX), replace=False))
+    mondays = pd.date_range(FIRST_START, LAST_START, freq="7D")
+    starts = np.sort(rng.choice(mondays, size=len(PROGRAM_MIX), replace=False))
     ends = set(rng.choice(len(PROGRAM_MIX), size=len(PROGRAM_MIX) // 3, replace=False).tolist())
     for i, ptype in enumerate(PROGRAM_MIX):
         profile, area = PROFILES[ptype], areas[i % len(areas)]
@@ -152,11 +150,10 @@ def generate_programs(neighborhoods: pd.DataFrame, population: pd.DataFrame, inc
         address = block_to_address(site["block"], rng)
         start = pd.Timestamp(starts[i])
         end = min(start + pd.Timedelta(days=int(rng.integers(270, 541))), HORIZON) if i in ends else None
-        venue = VENUES[int(rng.integers(len(VENUES)))]
         programs.append({
             "PROGRAM_ID": pid, "PROGRAM_NAME": f"{_capwords(str(names[area]))} {profile.name}",
             "PROGRAM_TYPE": profile.label, "SPONSOR": SPONSORS[i % len(SPONSORS)],
-            "SITE_NAME": f"{venue}, {_capwords(address.split(' ', 1)[1])}", "SITE_ADDRESS": address,
+            "SITE_NAME": f"{VENUES[i % len(VENUES)]}, {_capwords(address.split(' ', 1)[1])}", "SITE_ADDRESS": address,
             "CITY": "Chicago", "STATE": "IL", "START_DATE": f"{start:%Y-%m-%d}",
             "END_DATE": f"{end:%Y-%m-%d}" if end is not None else None, "SYNTHETIC": "Y",
         })
@@ -166,8 +163,7 @@ def generate_programs(neighborhoods: pd.DataFrame, population: pd.DataFrame, inc
         for n_held, day in enumerate(_session_dates(start, end if end is not None else HORIZON, profile.every_days)):
             if n_held and rng.random() < 0.05:  # cancelled (holiday, weather)
                 continue
-            ramp = min(1.0, 0.5 + 0.5 * n_held / 12)  # attendance builds over the first months
-            mean = profile.mean * ramp
+            mean = profile.mean * min(1.0, 0.5 + 0.5 * n_held / 12)  # attendance builds over the first months
             attendees = int(rng.negative_binomial(profile.size, profile.size / (profile.size + mean)))
             sid = f"{pid}-{day:%Y%m%d}"
             new = None
@@ -184,7 +180,7 @@ def generate_programs(neighborhoods: pd.DataFrame, population: pd.DataFrame, inc
             sessions.append({"SESSION_ID": sid, "PROGRAM_ID": pid, "SESSION_DATE": f"{day:%Y-%m-%d}",
                              "ATTENDEES": str(attendees), "NEW_PARTICIPANTS": None if new is None else str(new),
                              "SYNTHETIC": "Y"})
-    sessions_frame, roster, defects = _add_defects(pd.DataFrame(sessions), roster, programs, rng, defect_rate)
+    sessions_frame, defects = _add_defects(pd.DataFrame(sessions), programs, rng, defect_rate)
     return DemoFeed(
         programs=_text_frame(programs, PROGRAM_FILE_COLUMNS),
         sessions=sessions_frame,
@@ -203,9 +199,12 @@ def _text_frame(rows: list[dict], columns) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(columns)).astype("str")
 
 
-def _add_defects(sessions: pd.DataFrame, roster: list[tuple], programs: list[dict], rng: np.random.Generator,
-                 rate: float) -> tuple[pd.DataFrame, list[tuple], pd.DataFrame]:
-    """Return sessions with ~rate defective rows (each kind at least once), the roster and the manifest."""
+def _add_defects(sessions: pd.DataFrame, programs: list[dict], rng: np.random.Generator,
+                 rate: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return sessions with ~rate defective rows (each kind at least once) and the manifest.
+
+    A garbled count keeps its sign-in sheet: the roster still shows who came.
+    """
     n_each = max(1, round(rate * len(sessions) / len(DEFECT_KINDS)))
     out = sessions.copy()
     targets = iter(rng.choice(len(out), size=3 * n_each, replace=False).tolist())
@@ -238,12 +237,10 @@ def _add_defects(sessions: pd.DataFrame, roster: list[tuple], programs: list[dic
             expectation, column = DEFECT_EXPECTATION[kind]
             manifest.append({"session_id": sid, "kind": kind, "expectation": expectation, "column": column,
                              "n_rows": 2 if kind == "duplicate_session_id" else 1})
-    garbled = {m["session_id"] for m in manifest if m["kind"] in ("negative_attendees", "implausible_attendees")}
-    roster = [r for r in roster if r[0] not in garbled]  # no sign-in sheet behind a garbled count
     out = pd.concat([out, pd.DataFrame(extra, columns=out.columns)], ignore_index=True)
     # Provider exports run in date order; ties keep generation order so a re-sent row follows its original.
     out = out.sort_values(["SESSION_DATE", "PROGRAM_ID"], kind="stable")
-    return _text_frame(out.to_dict("records"), SESSION_FILE_COLUMNS), roster, pd.DataFrame(manifest)
+    return _text_frame(out.to_dict("records"), SESSION_FILE_COLUMNS), pd.DataFrame(manifest)
 
 
 # ---------------------------------------------------------------- inputs and files (IO)
@@ -261,9 +258,9 @@ def read_inputs(data_dir: Path | str, *, neighborhoods_file: str = "chicago_boun
     import geopandas as gpd
 
     base = Path(data_dir)
-    hoods = gpd.read_file(base / neighborhoods_file, ignore_geometry=True)
-    neighborhoods = pd.DataFrame({"neighborhood_id": hoods[id_field].astype("str").str.strip(),
-                                  "name": hoods[name_field].astype("str").str.strip()})
+    hoods = gpd.read_file(base / neighborhoods_file, ignore_geometry=True).astype("str")
+    neighborhoods = pd.DataFrame({"neighborhood_id": hoods[id_field].str.strip(),
+                                  "name": hoods[name_field].str.strip()})
     pop = pd.read_csv(base / population_file, dtype="str")
     population = pd.DataFrame({"neighborhood_id": pop[population_id_field].str.strip(),
                                "population": pd.to_numeric(pop[population_field])})
@@ -301,57 +298,53 @@ def _read_file(path: Path, columns) -> pd.DataFrame:
     return frame
 
 
+def read_demo_files(programs_path: Path | str, sessions_path: Path | str, roster_path: Path | str | None = None
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """Return (programs, sessions, roster) provider files as text frames; roster None when not given."""
+    programs, sessions = _read_file(Path(programs_path), PROGRAM_FILE_COLUMNS), \
+        _read_file(Path(sessions_path), SESSION_FILE_COLUMNS)
+    return programs, sessions, _read_file(Path(roster_path), ROSTER_FILE_COLUMNS) if roster_path else None
+
+
 def read_demo(out_dir: Path | str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
-    """Return (programs, sessions, roster) as text frames; roster is None when roster.csv is absent."""
+    """Return the three files written by ``write_demo_programs``; roster None when roster.csv is absent."""
     base = Path(out_dir)
-    frames = [_read_file(base / FILES[n][0], FILES[n][1]) for n in ("programs", "sessions")]
-    roster_path = base / FILES["roster"][0]
-    roster = _read_file(roster_path, ROSTER_FILE_COLUMNS) if roster_path.exists() else None
-    return frames[0], frames[1], roster
+    roster = base / FILES["roster"][0]
+    return read_demo_files(base / FILES["programs"][0], base / FILES["sessions"][0],
+                           roster if roster.exists() else None)
 
 
 # ---------------------------------------------------------------- standardizing (pure)
 
-def _where(raw: pd.DataFrame, default: str, pos: int | None = None) -> str:
-    path = raw.attrs.get("source_path", default)
-    return path if pos is None else f"{path}:{pos + 2}"  # line 1 is the header
+def _reject(raw: pd.DataFrame, bad: pd.Series, column: str, what: str, action: str, default: str) -> None:
+    """Raise an InputError naming the file, line and column of the first bad cell, if any."""
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        where = f"{raw.attrs.get('source_path', default)}:{pos + 2}"  # line 1 is the header
+        raise InputError(where, f"column '{column}' holds {raw[column].iloc[pos]!r}{what}", action)
 
 
 def _flag(raw: pd.DataFrame, default: str) -> pd.Series:
     if "SYNTHETIC" not in raw:
         return pd.Series(False, index=raw.index, dtype="boolean")
     text = raw["SYNTHETIC"].fillna("").str.strip().str.upper()
-    bad = ~text.isin(["Y", "N", ""])
-    if bad.any():
-        pos = int(np.flatnonzero(bad)[0])
-        raise InputError(_where(raw, default, pos), f"column 'SYNTHETIC' holds {raw['SYNTHETIC'].iloc[pos]!r}",
-                         "Use Y, N or leave it blank")
+    _reject(raw, ~text.isin(["Y", "N", ""]), "SYNTHETIC", "", "Use Y, N or leave it blank", default)
     return (text == "Y").astype("boolean")
 
 
 def _dates(raw: pd.DataFrame, column: str, default: str) -> pd.Series:
     text = raw[column].fillna("").str.strip()
     parsed = pd.to_datetime(text.mask(text == ""), format="%Y-%m-%d", errors="coerce")
-    bad = parsed.isna() & (text != "")
-    if bad.any():
-        pos = int(np.flatnonzero(bad)[0])
-        raise InputError(_where(raw, default, pos), f"column '{column}' holds {text.iloc[pos]!r}, not a YYYY-MM-DD date",
-                         "Fix the date in the export")
+    _reject(raw, parsed.isna() & (text != ""), column, ", not a YYYY-MM-DD date", "Fix the date in the export",
+            default)
     return parsed.astype("datetime64[us]")
 
 
 def _counts(raw: pd.DataFrame, column: str, default: str) -> pd.Series:
     text = raw[column].fillna("").str.strip()
-    bad = ~text.str.fullmatch(r"-?\d*")
-    if bad.any():
-        pos = int(np.flatnonzero(bad)[0])
-        raise InputError(_where(raw, default, pos), f"column '{column}' holds {text.iloc[pos]!r}, not a whole number",
-                         "Fix the count in the export or leave it blank")
+    _reject(raw, ~text.str.fullmatch(r"-?\d*"), column, ", not a whole number",
+            "Fix the count in the export or leave it blank", default)
     return pd.to_numeric(text.mask(text == "")).astype("Int64")
-
-
-def _type_code(label: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", str(label).strip().lower()).strip("_")
 
 
 class DemoStandard(NamedTuple):
@@ -369,30 +362,25 @@ def to_standard(programs_raw: pd.DataFrame, sessions_raw: pd.DataFrame, roster_r
     unchanged: expectations/programs.json and program_sessions.json quarantine them.
     """
     p_name, s_name, r_name = (FILES[n][0] for n in ("programs", "sessions", "roster"))
+    text = {c: programs_raw[c].str.strip() for c in ("PROGRAM_ID", "PROGRAM_NAME", "SPONSOR", "SITE_NAME")}
     programs = pd.DataFrame({
-        "program_id": programs_raw["PROGRAM_ID"].str.strip(),
-        "name": programs_raw["PROGRAM_NAME"].str.strip(),
-        "program_type": programs_raw["PROGRAM_TYPE"].map(_type_code, na_action="ignore"),
-        "sponsor": programs_raw["SPONSOR"].str.strip(),
-        "site_name": programs_raw["SITE_NAME"].str.strip(),
+        "program_id": text["PROGRAM_ID"], "name": text["PROGRAM_NAME"],
+        "program_type": programs_raw["PROGRAM_TYPE"].str.lower().str.replace(r"[^a-z0-9]+", "_", regex=True)
+        .str.strip("_"),  # 'Support group' -> support_group
+        "sponsor": text["SPONSOR"], "site_name": text["SITE_NAME"],
         "latitude": np.nan, "longitude": np.nan,  # the provider gives addresses only
         "neighborhood_id": None, "geocode_method": "none", "geocode_precision": "none",  # set by tasks/geocode.py
-        "started_on": _dates(programs_raw, "START_DATE", p_name),
-        "ended_on": _dates(programs_raw, "END_DATE", p_name),
-        "is_synthetic": _flag(programs_raw, p_name),
-        "source": SLUG,
+        "started_on": _dates(programs_raw, "START_DATE", p_name), "ended_on": _dates(programs_raw, "END_DATE", p_name),
+        "is_synthetic": _flag(programs_raw, p_name), "source": SLUG,
     })
     parts = [programs_raw[c].fillna("").str.strip() for c in ("SITE_ADDRESS", "CITY", "STATE")]
     addresses = (parts[0] + ", " + parts[1] + ", " + parts[2]).str.replace(r"(, )+$", "", regex=True)
     sessions = pd.DataFrame({
-        "session_id": sessions_raw["SESSION_ID"].str.strip(),
-        "program_id": sessions_raw["PROGRAM_ID"].str.strip(),
-        "session_date": _dates(sessions_raw, "SESSION_DATE", s_name),
-        "period": "session",
+        "session_id": sessions_raw["SESSION_ID"].str.strip(), "program_id": sessions_raw["PROGRAM_ID"].str.strip(),
+        "session_date": _dates(sessions_raw, "SESSION_DATE", s_name), "period": "session",
         "attendees": _counts(sessions_raw, "ATTENDEES", s_name),
         "new_participants": _counts(sessions_raw, "NEW_PARTICIPANTS", s_name),
-        "is_synthetic": _flag(sessions_raw, s_name),
-        "source": SLUG,
+        "is_synthetic": _flag(sessions_raw, s_name), "source": SLUG,
     })
     roster = None
     if roster_raw is not None:
@@ -400,15 +388,11 @@ def to_standard(programs_raw: pd.DataFrame, sessions_raw: pd.DataFrame, roster_r
             raise ConfigError("PULSE_PSEUDONYM_KEY", "the roster needs a pseudonymization key and none is set",
                               "Set PULSE_PSEUDONYM_KEY to a random secret of at least 32 bytes")
         ids = roster_raw["PARTICIPANT_ID"].fillna("").str.strip()
-        if (ids == "").any():
-            pos = int(np.flatnonzero(ids == "")[0])
-            raise InputError(_where(roster_raw, r_name, pos), "column 'PARTICIPANT_ID' is blank",
-                             "Fill in the participant id or remove the sign-in line")
+        _reject(roster_raw, ids == "", "PARTICIPANT_ID", " (blank)", "Fill in the participant id or remove the line",
+                r_name)
         roster = ROSTER.coerce(pd.DataFrame({
-            "session_id": roster_raw["SESSION_ID"].str.strip(),
-            "participant_key": pseudonymize(ids, pseudonym_key),
-            "is_synthetic": _flag(roster_raw, r_name),
-            "source": SLUG,
+            "session_id": roster_raw["SESSION_ID"].str.strip(), "participant_key": pseudonymize(ids, pseudonym_key),
+            "is_synthetic": _flag(roster_raw, r_name), "source": SLUG,
         }))
     return DemoStandard(PROGRAMS.coerce(programs), SESSIONS.coerce(sessions), roster,
                         addresses.astype("str").rename("site_address"))

@@ -17,6 +17,7 @@ from typing import NamedTuple
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from schemas.teds_codes import CODEBOOK_VALUES, code_frequencies, load_teds_codes
 
@@ -280,7 +281,8 @@ def assign_block_zips(blocks: pd.DataFrame, zip_polygons: gpd.GeoDataFrame) -> p
     pts = gpd.GeoDataFrame(blocks[[]], geometry=gpd.points_from_xy(blocks["longitude"], blocks["latitude"]),
                            crs="EPSG:4326")
     zp = zip_polygons[["ZCTA5CE10", "geometry"]].to_crs("EPSG:4326")
-    joined = gpd.sjoin(pts[~pts.geometry.is_empty & pts.geometry.notna()], zp, how="left", predicate="within")
+    geoms = pts.geometry.array
+    joined = gpd.sjoin(pts[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))], zp, how="left", predicate="within")
     joined = joined[~joined.index.duplicated(keep="first")]
     return joined["ZCTA5CE10"].reindex(blocks.index).astype("str").rename("zip")
 
@@ -292,6 +294,8 @@ def load_address_reference(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, 
     crimes = pd.read_csv(data_dir / "chicago_crimes/chicago_crimes_2017.csv.gz", dtype="str",
                          usecols=["Block", "Community Area", "Location Description", "Latitude", "Longitude"])
     crimes = crimes[crimes["Location Description"].isin(RESIDENTIAL_LOCATIONS)]
+    # NOTE: 201 of these blocks are spelled in mixed case ("005XX N kingsbury st"); kept as
+    # published, since typed exports have the same kind of variation.
     crimes = crimes.assign(lat=pd.to_numeric(crimes["Latitude"]), lon=pd.to_numeric(crimes["Longitude"]))
     grouped = crimes.groupby("Block", sort=True)
     blocks = pd.DataFrame({
