@@ -53,8 +53,6 @@ def _code_columns() -> tuple[Column, ...]:
     )
 
 
-SOURCE_PROVIDER = "treatment_provider"
-
 ADMISSIONS = EntitySchema(
     name="treatment_admissions",
     table="fct_treatment_admissions",

@@ -143,9 +143,11 @@ def _street(parts: dict[str, str], prefix: str = "") -> tuple[str | None, str, s
     predir = predir or lead
     suffix = _suffix(parts.get(f"{prefix}StreetNamePostType"))
     postdir = _direction(parts.get(f"{prefix}StreetNamePostDirectional"))
-    if predir is None and name in ("N", "S", "E", "W") and suffix == "AVE" and postdir:
-        # NOTE: the tagger reads "S AVENUE N" (Chicago's lettered avenues) as name S, type AVENUE, post N.
-        return name, f"AVENUE {postdir}", None, None
+    letter = postdir or _clean_token(parts.get("OccupancyIdentifier"))
+    if predir is None and name in ("N", "S", "E", "W") and suffix == "AVE" and len(letter) == 1 and not prefix:
+        # NOTE: the tagger reads Chicago's lettered avenues ("S AVENUE B", "S AVENUE N") as
+        # name S, type AVENUE and a unit B or a post-direction N.
+        return name, f"AVENUE {letter}", None, None
     return predir, name, suffix, postdir
 
 
@@ -160,6 +162,23 @@ def _prepare(text: str) -> tuple[str, str | None, int | None]:
             start -= start % 100
             return f"{start} {text[match.end():].strip()}", "block", start
     return _SEPARATORS.sub(" & ", text), None, None
+
+
+def _street_alone(text: str) -> tuple[str | None, str, str | None, str | None]:
+    """Return the parts of a street written alone (one side of an intersection)."""
+    # A house number in front makes the tagger read the rest as a street, not a name.
+    parts, _ = usaddress.tag("1 " + text)
+    if "StreetName" not in parts:
+        words = _clean_token(text).split()
+        if len(words) != 1:  # a bare "63rd" is tagged as a unit number
+            raise Unparseable("no street name")
+        parts = {"StreetName": words[0]}
+    return _street(parts)
+
+
+def _intersection(first: tuple, second: tuple, unit: str | None, zip_code: str | None) -> NormalizedAddress:
+    a, b = sorted([street_key(*first), street_key(*second)])
+    return NormalizedAddress("intersection", None, *first, unit, *second, zip=zip_code, key=f"{a} & {b}")
 
 
 @lru_cache(maxsize=200_000)
@@ -178,13 +197,13 @@ def _normalize(text: str) -> NormalizedAddress:
     unit = " ".join(filter(None, (parts.get("OccupancyType"), parts.get("OccupancyIdentifier"))))
     unit = _clean_token(unit) or None
     if address_type == "Intersection" or "SecondStreetName" in parts:
-        first = _street(parts)
-        second = _street(parts, "Second")
-        (a, b) = sorted([first, second], key=lambda s: street_key(*s))
-        key = f"{street_key(*a)} & {street_key(*b)}"
-        return NormalizedAddress(
-            "intersection", None, *first, unit, *second, zip=zip_code, key=key
-        )
+        return _intersection(_street(parts), _street(parts, "Second"), unit, zip_code)
+    if prepared.count("&") == 1 and "AddressNumber" not in parts:
+        # NOTE: the tagger reads bare "Halsted & Madison" as a person's name (Recipient).
+        left, right = prepared.split("&")
+        return _intersection(_street_alone(left), _street_alone(right), None, zip_code)
+    if unit and len(unit) == 1:
+        unit = None  # the letter of a lettered avenue (see _street)
     number_text = parts.get("AddressNumber")
     digits = _DIGITS.search(number_text or "")
     if not digits:

@@ -138,7 +138,11 @@ class StreetGrid:
         self.streets = reference_streets(intersections, street_names)
         self._parts = {k: {c: (None if isinstance(v, float) and v != v and c in ("predir", "suffix", "postdir") else v)
                            for c, v in row.items()} for k, row in self.streets.to_dict("index").items()}
-        self._by_compact = {k: list(g.index) for k, g in self.streets.groupby("compact")}
+        self._by_compact: dict[str, list[str]] = {}
+        # Index "LINCOLN PARK" under LINCOLN (name + suffix PARK) and LINCOLNPARK (the whole name).
+        for key, p in self._parts.items():
+            for compact in {p["compact"], p["compact"] + (p["suffix"] or "")}:
+                self._by_compact.setdefault(compact, []).append(key)
         self.pairs = {frozenset((a, b)): (px, py) for a, b, px, py in
                       zip(intersections["street_1"], intersections["street_2"], x, y)}
         gx, gy = self._calibrate(intersections, x, y)

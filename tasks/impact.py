@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from threadpoolctl import threadpool_limits
 
 from tasks.errors import InputError
 from tasks.trends import complete_calendar, details_json
@@ -32,6 +33,10 @@ PROGRAM_IMPACT_COLUMNS = [
 SEASONAL_TERMS = ("month", "harmonic", "none")
 # Fewer treated clusters than this and cluster-robust SEs are unreliable (MacKinnon & Webb 2017).
 MIN_TREATED_CLUSTERS = 10
+# _SINGLE_THREAD_NOTE: the GLM fits run with single-threaded BLAS. NOTE: on the 2-core build
+# machine multi-threaded OpenBLAS made the 3,500 x 123 DiD least squares 10x slower
+# (program_impact for 5 programs on the real panel: 11.5 s vs 0.96 s); these matrices are too
+# small to gain from threads.
 
 
 def newey_west_maxlags(n: int) -> int:
@@ -90,8 +95,9 @@ def interrupted_time_series(
     lags = newey_west_maxlags(len(y)) if maxlags is None else maxlags
     # Small-sample correction + t reference: plain HAC covered a known level change 87% of the
     # time at nominal 95% in 200 simulated 47-month series, this 92% (docs/methods.md).
-    fit = sm.GLM(y, design, family=sm.families.Poisson(), offset=offset).fit(
-        cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True}, use_t=True)
+    with threadpool_limits(limits=1, user_api="blas"):  # see _SINGLE_THREAD_NOTE
+        fit = sm.GLM(y, design, family=sm.families.Poisson(), offset=offset).fit(
+            cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True}, use_t=True)
     out = {"n_months_pre": n_pre, "n_months_post": n_post, "maxlags": lags, "seasonal": seasonal,
            "dispersion": float(fit.pearson_chi2 / fit.df_resid), "pre_slope_rr": float(np.exp(fit.params["time"]))}
     for name, term in (("level_change", "post"), ("slope_change", "time_since")):
@@ -165,8 +171,9 @@ def difference_in_differences(
             raise InputError("population", "missing or non-positive population for a panel area",
                              "Give every treated and comparison area a population")
     groups = pd.factorize(long["neighborhood_id"])[0]
-    fit = sm.GLM(long["value"].to_numpy(dtype=float), design, family=sm.families.Poisson(), offset=offset).fit(
-        cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
+    with threadpool_limits(limits=1, user_api="blas"):  # see _SINGLE_THREAD_NOTE
+        fit = sm.GLM(long["value"].to_numpy(dtype=float), design, family=sm.families.Poisson(),
+                     offset=offset).fit(cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
     cluster = _rate_ratio(fit, "treated_post", "cluster", alpha)
     placebo = placebo_inference(seg.drop(index=dropped, errors="ignore"), treated, float(fit.params["treated_post"]),
                                 alpha=alpha, draws=placebo_draws, seed=seed)

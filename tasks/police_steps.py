@@ -1,41 +1,29 @@
-"""Prefect tasks of the police-incidents flow: extraction plans, landing, chunk processing, merge.
-
-These are IO edges around the pure adapter/validate/geocode functions; the flow only wires them.
-"""
+"""Police-incidents pieces: suite parameters, the feed spec, and API landing with a safe watermark."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from schemas.incidents import INCIDENTS
-from tasks.batch import ChunkResult, FeedSpec, finish_batch, process_chunk
+from tasks.batch import FeedSpec
 from tasks.errors import PulseError
 from tasks.geocode import assign_neighborhoods
-from tasks.landing import LandedBatch, file_sha256, find_landed, iter_landed, land_batches
+from tasks.ingest_steps import FeedContext
+from tasks.landing import LandedBatch, land_batches
 from tasks.sources import police_chicago, socrata
-from warehouse.engine import make_engine
-from warehouse.load import BatchInfo, clear_stage, loaded_checksums, record_audit
 
 REPO = Path(__file__).resolve().parent.parent
 SUITE = REPO / "expectations" / "police_incidents.json"
 
 
 @dataclass(frozen=True)
-class PoliceContext:
-    """Plain values the police tasks need, built once per flow run from Settings."""
+class PoliceContext(FeedContext):
+    """Feed context plus the police feed's geocoding and validation values."""
 
-    source: str
-    warehouse_url: str
-    raw_dir: Path
-    stage_dir: Path
-    chunk_rows: int
     projected_crs: str
     xy_crs: str
     snap_tolerance_m: float
@@ -60,15 +48,6 @@ def feed_spec(ctx: PoliceContext, neighborhoods) -> FeedSpec:
 
     return FeedSpec(source=ctx.source, schema=INCIDENTS, suite_path=SUITE, to_standard=police_chicago.to_standard,
                     geocode=geocode, suite_parameters=ctx.suite_parameters)
-
-
-@task(name="land-file", tags=["landing"], retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE,
-      task_run_name="land {path.name}")
-def land_file(ctx: PoliceContext, path: Path) -> LandedBatch:
-    """Land one source file raw (or find it already landed by checksum)."""
-    sha = file_sha256(path)
-    return find_landed(ctx.raw_dir, ctx.source, sha) or land_batches(
-        ctx.raw_dir, ctx.source, str(path), sha, police_chicago.read_raw(path))
 
 
 def land_api_pages(ctx: PoliceContext, base_url: str, dataset_id: str, page_size: int, since: str | None,
@@ -98,36 +77,3 @@ def land_api_pages(ctx: PoliceContext, base_url: str, dataset_id: str, page_size
         raise PulseError(f"{base_url} {dataset_id}", f"source returned {got} of {expected} rows newer than {since}",
                          "Pages went missing (an empty page mid-stream?); the watermark was not advanced: rerun")
     return landed, newest
-
-
-@task(name="process-chunk", tags=["transform"], cache_policy=NO_CACHE,
-      task_run_name="standardize-validate-geocode {batch.batch_id} @{offset}")
-def process_chunk_task(spec: FeedSpec, batch: LandedBatch, raw: pd.DataFrame, offset: int,
-                       stage_dir: Path) -> ChunkResult:
-    return process_chunk(raw, offset, spec, stage_dir / batch.batch_id, where=batch.origin)
-
-
-@task(name="merge-batch", tags=["load"], cache_policy=NO_CACHE, task_run_name="load {batch.batch_id}")
-def merge_task(ctx: PoliceContext, spec: FeedSpec, batch: LandedBatch, chunks: list[ChunkResult],
-               flow_run_id: str | None, started_at: datetime, watermark: str | None = None) -> dict:
-    engine = make_engine(ctx.warehouse_url)
-    info = BatchInfo(batch_id=batch.batch_id, source=batch.source, entity=INCIDENTS.name, rows_read=batch.rows,
-                     sha256=batch.sha256, source_path=batch.origin, watermark=watermark or batch.watermark,
-                     flow_run_id=flow_run_id, started_at=started_at)
-    try:
-        return finish_batch(engine, spec, info, chunks, advance_watermark=watermark)
-    except PulseError as exc:
-        record_audit(engine, info, "failed", str(exc), validation_success=False)
-        raise
-    finally:
-        clear_stage(ctx.stage_dir / batch.batch_id)
-        engine.dispose()
-
-
-def already_loaded(ctx: PoliceContext, batch: LandedBatch) -> bool:
-    engine = make_engine(ctx.warehouse_url)
-    try:
-        return batch.sha256 in loaded_checksums(engine, ctx.source)
-    finally:
-        engine.dispose()
-

@@ -197,8 +197,7 @@ def ears(
         mean, sd, used = _baseline(x, lag, sd_floor, poisson_floor)
         stat = (x - mean) / used
         first = EARS_BASELINE + lag - 1
-        base_start = np.concatenate([np.full(first, None, dtype=object), dates[: len(dates) - first]])
-        base_end = np.concatenate([np.full(lag, None, dtype=object), dates[: len(dates) - lag]])
+        base_start, base_end = _shifted(dates, first), _shifted(dates, lag)
         out.append(grid.rows(method, stat, alarms_only, {
             "value": x, "baseline_mean": mean, "baseline_sd": sd, "sd_used": used, "excess": x - mean,
             "baseline_start": base_start, "baseline_end": base_end}))
@@ -231,6 +230,14 @@ def _baseline(x: np.ndarray, lag: int, sd_floor: float, poisson_floor: bool):
     if poisson_floor:
         used = np.maximum(used, np.sqrt(np.clip(mean, 0.0, None)))
     return mean, sd, used
+
+
+def _shifted(dates: np.ndarray, k: int) -> np.ndarray:
+    """Return ``dates`` shifted k places later (entry t holds dates[t - k]; None before k)."""
+    out = np.full(len(dates), None, dtype=object)
+    if len(dates) > k:
+        out[k:] = dates[: len(dates) - k]
+    return out
 
 
 class _Grid:

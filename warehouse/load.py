@@ -133,9 +133,11 @@ def merge_batch(engine: Engine, schema: EntitySchema, batch: BatchInfo, data_fil
             conn.execute(text(
                 f"DELETE FROM {_q(target.name)} t WHERE EXISTS (SELECT 1 FROM {_q(stg)} s WHERE {join} AND {newer})"))
         col_list = ", ".join(_q(c) for c in cols)
+        lineage = ("" if "source" in cols else ", source") + ", batch_id, loaded_at"
+        values = ("" if "source" in cols else ", :source") + ", :batch_id, :now"
         conn.execute(text(
-            f"INSERT INTO {_q(target.name)} ({col_list}, source, batch_id, loaded_at) "
-            f"SELECT {', '.join('s.' + _q(c) for c in cols)}, :source, :batch_id, :now FROM {_q(stg)} s "
+            f"INSERT INTO {_q(target.name)} ({col_list}{lineage}) "
+            f"SELECT {', '.join('s.' + _q(c) for c in cols)}{values} FROM {_q(stg)} s "
             f"WHERE NOT EXISTS (SELECT 1 FROM {_q(target.name)} t WHERE {join})"),
             {"source": batch.source, "batch_id": batch.batch_id, "now": now})
         if is_duckdb(engine):
@@ -193,11 +195,13 @@ def get_watermark(engine: Engine, source: str) -> str | None:
         return conn.execute(select(source_watermarks.c.watermark).where(source_watermarks.c.source == source)).scalar()
 
 
-def loaded_checksums(engine: Engine, source: str) -> set[str]:
-    """Return sha256 checksums of batches of ``source`` that loaded successfully."""
+def loaded_checksums(engine: Engine, source: str, entity: str | None = None) -> set[str]:
+    """Return sha256 checksums of batches of ``source`` (and ``entity``) that loaded successfully."""
+    cond = (load_audit.c.source == source) & (load_audit.c.status == "loaded")
+    if entity:
+        cond = cond & (load_audit.c.entity == entity)
     with engine.connect() as conn:
-        rows = conn.execute(select(load_audit.c.sha256).where(
-            (load_audit.c.source == source) & (load_audit.c.status == "loaded"))).scalars()
+        rows = conn.execute(select(load_audit.c.sha256).where(cond)).scalars()
         return {r for r in rows if r}
 
 

@@ -8,6 +8,8 @@ from sqlalchemy import (Boolean, Column, Date, DateTime, Float, BigInteger, Inte
 
 from schemas.base import EntitySchema
 from schemas.incidents import INCIDENTS
+from schemas.programs import PROGRAMS, ROSTER, SESSIONS
+from schemas.treatment import ADMISSIONS, FACILITIES, TEDS_STATE_ADMISSIONS
 
 metadata = MetaData()
 
@@ -20,8 +22,9 @@ def entity_table(schema: EntitySchema) -> Table:
     """Return the fact/dimension table for a canonical entity plus lineage columns."""
     cols = [Column(c.name, SQL_TYPES[c.type](), primary_key=c.name in schema.key, nullable=c.nullable or False,
                    comment=c.doc or None) for c in schema.columns]
-    cols += [Column("source", Text, nullable=False), Column("batch_id", Text, nullable=False),
-             Column("loaded_at", DateTime, nullable=False)]
+    lineage = [Column("source", Text, nullable=False), Column("batch_id", Text, nullable=False),
+               Column("loaded_at", DateTime, nullable=False)]
+    cols += [c for c in lineage if c.name not in schema.column_names]
     return Table(schema.table, metadata, *cols, comment=schema.grain)
 
 
@@ -44,8 +47,16 @@ def quarantine_table(entity: str) -> Table:
     )
 
 
-fct_incidents = entity_table(INCIDENTS)
-quarantine_incidents = quarantine_table("incidents")
+ENTITIES = (INCIDENTS, ADMISSIONS, TEDS_STATE_ADMISSIONS, FACILITIES, PROGRAMS, SESSIONS, ROSTER)
+for _schema in ENTITIES:
+    entity_table(_schema)
+    quarantine_table(_schema.name)
+
+fct_incidents = metadata.tables[INCIDENTS.table]
+quarantine_incidents = metadata.tables["quarantine_incidents"]
+
+# Tables analysts must not read: person-level facts, quarantined raw rows, the geocode cache.
+PERSON_LEVEL_TABLES = tuple(s.table for s in ENTITIES if s.person_level)
 
 load_audit = Table(
     "load_audit", metadata,

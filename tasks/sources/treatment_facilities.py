@@ -42,7 +42,8 @@ def _read(path: Path, encoding: str, required: tuple[str, ...]) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, dtype="str", encoding=encoding, keep_default_na=False, na_values=[""])
     except UnicodeDecodeError as exc:
-        raise InputError(path, f"bytes are not {encoding} (position {exc.start})", f"Save the file as {encoding}") from None
+        raise InputError(path, f"bytes are not {encoding} (position {exc.start})",
+                         f"Save the file as {encoding}") from None
     except pd.errors.EmptyDataError:
         raise InputError(path, "file is empty", "Re-export the facility list") from None
     missing = [c for c in required if c not in frame.columns]

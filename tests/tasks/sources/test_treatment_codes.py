@@ -44,7 +44,8 @@ def test_code_dimension(codes, dim, variable):
     assert list(table.columns) == ["code", "label", "is_missing"]
     assert [str(t) for t in table.dtypes] == ["Int64", "str", "boolean"]
     assert tuple(table["code"]) == CODEBOOK_VALUES[variable]
-    assert table.loc[table["is_missing"], "code"].tolist() == ([MISSING_CODE] if MISSING_CODE in CODEBOOK_VALUES[variable] else [])
+    has_missing = MISSING_CODE in CODEBOOK_VALUES[variable]
+    assert table.loc[table["is_missing"], "code"].tolist() == ([MISSING_CODE] if has_missing else [])
     assert table["label"].str.len().gt(0).all()
 
 

@@ -71,6 +71,13 @@ def test_headers_are_case_insensitive(tmp_path):
     assert list(read_raw(lower).columns) == list(read_raw(FIXTURES / "provider_export.csv").columns)
 
 
+def test_input_frame_is_not_modified():
+    raw = read_raw(FIXTURES / "provider_export.csv")
+    before = raw.copy()
+    to_standard(raw, KEY)
+    pd.testing.assert_frame_equal(raw, before)
+
+
 def test_without_synthetic_column_rows_are_real(fixture_std):
     raw = fixture_std[0].drop(columns="SYNTHETIC")
     std, _ = to_standard(raw, KEY)

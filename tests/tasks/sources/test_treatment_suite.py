@@ -37,7 +37,8 @@ def context():
 
 def _validate(ctx, suite_name: str, frame: pd.DataFrame, params: dict, tag: str):
     suite = ctx.suites.add(ExpectationSuite(**{**_suite_json(suite_name), "name": f"{suite_name}_{tag}"}))
-    batch = ctx.data_sources.add_pandas(f"src_{tag}").add_dataframe_asset("frame").add_batch_definition_whole_dataframe("all")
+    asset = ctx.data_sources.add_pandas(f"src_{tag}").add_dataframe_asset("frame")
+    batch = asset.add_batch_definition_whole_dataframe("all")
     vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=f"vd_{tag}", data=batch, suite=suite))
     return vd.run(batch_parameters={"dataframe": frame}, expectation_parameters=params,
                   result_format={"result_format": "COMPLETE"})
@@ -92,7 +93,8 @@ def test_row_level_failures_are_exactly_the_defects(context, demo_std):
     assert set().union(*flagged.values()) == expected
 
     by_kind = in_suite.groupby("defect")["row"].apply(set)
-    assert flagged["expect_column_values_to_be_unique:admission_id"] >= by_kind["duplicate_identical"] | by_kind["duplicate_conflicting"]
+    duplicates = by_kind["duplicate_identical"] | by_kind["duplicate_conflicting"]
+    assert flagged["expect_column_values_to_be_unique:admission_id"] >= duplicates
     assert flagged["expect_column_values_to_not_be_null:admitted_on"] == by_kind["impossible_date"]
     assert flagged["expect_column_values_to_be_between:admitted_on"] == by_kind["future_date"]
     for d in in_suite[in_suite["defect"] == "blank_code"].itertuples():

@@ -52,7 +52,8 @@ def test_puf_layout_fixture():
     rows, rejects = result.admissions, result.rejects
     assert TEDS_STATE_ADMISSIONS.check(rows) == []
     assert rows["caseid"].tolist() == ["20170000001", "20170000002"]
-    assert rows.loc[1, ["admission_year", "state_fips", "cbsa", "age_group", "prior_episodes"]].tolist() == [2017, 17, -9, 7, -9]
+    second = rows.loc[1, ["admission_year", "state_fips", "cbsa", "age_group", "prior_episodes"]]
+    assert second.tolist() == [2017, 17, -9, 7, -9]
     assert rejects[["row", "reason"]].values.tolist() == [
         [2, "empty in every TEDS column"],
         [3, "SUB1 'X' is not a whole number"],
