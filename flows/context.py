@@ -9,7 +9,9 @@ import pandas as pd
 from flows.settings import Settings
 from tasks.errors import ConfigError
 from tasks.geocode import load_neighborhoods
+from schemas.codes import known_iucr_codes
 from tasks.police_steps import PoliceContext, suite_parameters
+from tasks.sources.incident_adapters import incident_adapter
 
 
 def _require(path: Path, what: str) -> Path:
@@ -35,19 +37,38 @@ def city_population(settings: Settings) -> pd.DataFrame:
                          "population": pd.to_numeric(pop[nb["population_field"]], errors="coerce")})
 
 
+def offense_codes(settings: Settings, cfg: dict) -> list[str] | None:
+    """Known offense codes from the source's code table (None when the config names none)."""
+    table = cfg.get("code_table")
+    if not table:
+        return None
+    lookup = pd.read_csv(_require(settings.data_path(table["file"]), "offense code table"), dtype=str)
+    column = table.get("column", "IUCR")
+    if column not in lookup:
+        raise ConfigError(settings.data_path(table["file"]), f"column '{column}' not found",
+                          "Set code_table.column in the city config")
+    return known_iucr_codes(lookup.rename(columns={column: "IUCR"}))
+
+
 def police_context(settings: Settings, source: str = "police_chicago") -> PoliceContext:
-    cfg = settings.city["sources"][source]
-    lookup = pd.read_csv(_require(settings.data_path(cfg["iucr_file"]), "IUCR lookup"), dtype=str)
+    try:
+        cfg = settings.city["sources"][source]
+    except KeyError:
+        raise ConfigError(settings.city_config, f"no [sources.{source}] table",
+                          f"Add it or pick one of {sorted(settings.city.get('sources', {}))}") from None
+    city = settings.city["city"]
     return PoliceContext(
         source=source,
         warehouse_url=settings.resolved_warehouse_url,
         raw_dir=settings.raw_dir,
         stage_dir=settings.work_dir / "staging",
         chunk_rows=settings.chunk_rows,
-        projected_crs=settings.city["city"]["projected_crs"],
-        xy_crs=cfg.get("xy_crs", settings.city["city"]["projected_crs"]),
+        adapter=incident_adapter(cfg, city["timezone"]),
+        projected_crs=city["projected_crs"],
+        xy_crs=cfg.get("coordinates", {}).get("xy_crs", cfg.get("xy_crs")),
         snap_tolerance_m=settings.snap_tolerance_m,
-        suite_parameters=suite_parameters(settings.city, lookup, cfg.get("earliest_date", "2001-01-01")),
+        suite_parameters=suite_parameters(settings.city, offense_codes(settings, cfg),
+                                          cfg.get("earliest_date", "2001-01-01")),
     )
 
 

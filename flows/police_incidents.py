@@ -12,7 +12,6 @@ from flows.settings import Settings
 from tasks.ingest_steps import land_file
 from tasks.neighborhoods import neighborhood_dimension
 from tasks.police_steps import feed_spec, land_api_pages
-from tasks.sources import police_chicago
 from warehouse.engine import make_engine, redact
 from warehouse.load import get_watermark, init_warehouse, replace_table, set_watermark
 from warehouse.metadata import dim_neighborhoods
@@ -41,7 +40,7 @@ def police_incidents_flow(source: str = "police_chicago", mode: str = "files", s
                                             token, log=log.warning)
     else:
         paths = [Path(f) for f in files] if files else police_files(settings, source)
-        batches = [land_file(ctx, p, police_chicago.read_raw) for p in paths]
+        batches = [land_file(ctx, p, ctx.adapter.read_raw) for p in paths]
 
     summaries, failures = load_batches(ctx, feed_spec(ctx, neighborhoods), batches)
     if mode == "api" and watermark and not failures:

@@ -145,7 +145,8 @@ class AddressGeocoder:
         for col in (address_col, zip_col):
             if col is not None and col not in frame.columns:
                 raise InputError(f"column {col!r}", "not in the frame to geocode", "Pass an existing column name")
-        parsed = parse_addresses(frame[address_col])
+        # Work on positions so a non-unique index cannot misalign anything; restore it at the end.
+        parsed = parse_addresses(frame[address_col].reset_index(drop=True))
         cached = self._usable_cache(cache)
         todo = parsed[parsed["is_parsed"] & ~parsed["key"].isin(cached.index)].drop_duplicates("key")
         records = todo.astype(object).where(todo.notna(), None).to_dict("records")
@@ -155,25 +156,25 @@ class AddressGeocoder:
         new = new.drop(columns=["x", "y"]).assign(latitude=lat, longitude=lon, geocoder_version=GEOCODER_VERSION)
         self.new_cache_rows = new.reset_index()[CACHE_COLUMNS]
         table = pd.concat([cached, new[CACHE_COLUMNS[1:]]]) if len(cached) else new[CACHE_COLUMNS[1:]]
-        out = table.reindex(parsed["key"].to_numpy(object))
-        out.index = frame.index
+        out = table.reindex(parsed["key"].to_numpy(object)).reset_index(drop=True)
+        out = out.astype({"latitude": float, "longitude": float, "match_score": float, "geocode_note": "str"})
         unparsed = ~parsed["is_parsed"]
         out.loc[unparsed, ["geocode_method", "geocode_precision", "match_score"]] = ["unmatched", "none", 0.0]
         out.loc[unparsed, "geocode_note"] = "unparseable address: " + parsed.loc[unparsed, "parse_reason"]
-        zips = parsed["zip"] if zip_col is None else zip5(frame[zip_col]).fillna(parsed["zip"])
+        zips = parsed["zip"]
+        if zip_col is not None:
+            zips = zip5(frame[zip_col].reset_index(drop=True)).fillna(zips)
         out = self._zip_fallback(out, zips)
         located = self.assign_neighborhoods(out["latitude"], out["longitude"])
         has_point = out["latitude"].notna()
         for col in ("neighborhood_id", "neighborhood_name"):
             out[col] = out[col].where(~has_point, located[col]).astype("str")
         outside = has_point & out["neighborhood_id"].isna()
-        out.loc[outside, "geocode_note"] = "point outside every neighborhood"
+        out.loc[outside, "geocode_note"] = (out.loc[outside, "geocode_note"].fillna("").str.cat(
+            pd.Series("point outside every neighborhood", index=out.index[outside]), sep="; ").str.lstrip("; "))
         result = frame.copy()
         for col in OUTPUT_COLUMNS:
-            result[col] = out[col]
-        result["match_score"] = result["match_score"].astype(float)
-        result["latitude"] = result["latitude"].astype(float)
-        result["longitude"] = result["longitude"].astype(float)
+            result[col] = out[col].to_numpy()
         return result
 
     def assign_neighborhoods(self, latitude: pd.Series, longitude: pd.Series) -> pd.DataFrame:

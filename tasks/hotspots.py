@@ -79,7 +79,7 @@ def gi_star_space_time(
     mean and sd it compares against come from the bins of the same time neighbourhood
     (``neighborhood_time_step``: steps t-lags..t) or from every bin (``entire_cube``). p is the
     two-sided normal p, or with ``permutations`` > 0 twice esda's folded conditional-permutation
-    pseudo p. ``bin`` is 'hot', 'cold' or '' after BH at ``alpha`` within each time step.
+    pseudo p. ``bin`` is 'hot', 'cold' or 'none' after BH at ``alpha`` within each time step.
     """
     if global_window not in GLOBAL_WINDOWS:
         raise ValueError(f"global_window must be one of {GLOBAL_WINDOWS}")
@@ -103,7 +103,7 @@ def gi_star_space_time(
         p = 2.0 * stats.norm.sf(np.abs(z))
     p_fdr = np.vstack([multipletests(row, alpha=alpha, method="fdr_bh")[1] for row in p])
     significant = p_fdr <= alpha
-    label = np.where(significant & (z > 0), "hot", np.where(significant & (z < 0), "cold", ""))
+    label = np.where(significant & (z > 0), "hot", np.where(significant & (z < 0), "cold", "none"))
     return pd.DataFrame({
         "neighborhood_id": np.tile(np.array(ids, dtype=object), t_len),
         "period_start": np.repeat(months, n),

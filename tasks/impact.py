@@ -65,7 +65,8 @@ def interrupted_time_series(
     Model: log E[y_t] = log(pop_t) + b0 + b1 t + b2 post_t + b3 (t - t0) post_t + seasonal terms,
     t in months, post_t = month >= start_month. Seasonal terms: 11 month-of-year dummies
     ('month'), one sine/cosine pair per 12 and 6 months ('harmonic'), or none. Standard errors are
-    Newey-West HAC with ``maxlags`` (default ``newey_west_maxlags(n)``, 3 for 47 months).
+    Newey-West HAC with ``maxlags`` (default ``newey_west_maxlags(n)``, 3 for 47 months), the
+    small-sample correction and t quantiles.
     ``population`` is a constant, a Series indexed by month, or None (no offset). Returns keys:
     level_change_rr, level_change_ci_low/_ci_high, level_change_p, slope_change_rr (per month),
     slope_change_ci_low/_ci_high, slope_change_p, pre_slope_rr, n_months_pre, n_months_post,

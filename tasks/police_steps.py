@@ -14,7 +14,8 @@ from tasks.errors import PulseError
 from tasks.geocode import assign_neighborhoods
 from tasks.ingest_steps import FeedContext
 from tasks.landing import LandedBatch, land_batches
-from tasks.sources import police_chicago, socrata
+from tasks.sources import socrata
+from tasks.sources.incident_adapters import IncidentAdapter
 
 REPO = Path(__file__).resolve().parent.parent
 SUITE = REPO / "expectations" / "police_incidents.json"
@@ -24,20 +25,24 @@ SUITE = REPO / "expectations" / "police_incidents.json"
 class PoliceContext(FeedContext):
     """Feed context plus the police feed's geocoding and validation values."""
 
+    adapter: IncidentAdapter
     projected_crs: str
-    xy_crs: str
+    xy_crs: str | None
     snap_tolerance_m: float
     suite_parameters: dict[str, Any]
 
 
-def suite_parameters(city: dict, iucr_lookup: pd.DataFrame, earliest: str) -> dict[str, Any]:
-    """Return run-time values for the police suite's ``$PARAMETER``s."""
+def suite_parameters(city: dict, offense_codes: list[str] | None, earliest: str) -> dict[str, Any]:
+    """Return run-time values for the police suite's ``$PARAMETER``s.
+
+    Without a code table (``offense_codes`` None) the known-code expectation is skipped.
+    """
     lon_min, lat_min, lon_max, lat_max = city["city"]["bbox"]
-    codes = police_chicago.iucr_value_set(iucr_lookup)
+    codes = offense_codes
     return {
         "earliest_date": pd.Timestamp(earliest), "now": pd.Timestamp.now(tz=city["city"]["timezone"]).tz_localize(None),
         "lat_min": lat_min, "lat_max": lat_max, "lon_min": lon_min, "lon_max": lon_max,
-        "known_offense_codes": sorted(set(codes) | {c.zfill(4) for c in codes}),
+        "known_offense_codes": sorted(set(codes) | {c.zfill(4) for c in codes}) if codes is not None else None,
     }
 
 
@@ -46,7 +51,7 @@ def feed_spec(ctx: PoliceContext, neighborhoods) -> FeedSpec:
         return assign_neighborhoods(frame, neighborhoods, projected_crs=ctx.projected_crs, xy_crs=ctx.xy_crs,
                                     snap_tolerance_m=ctx.snap_tolerance_m)
 
-    return FeedSpec(source=ctx.source, schema=INCIDENTS, suite_path=SUITE, to_standard=police_chicago.to_standard,
+    return FeedSpec(source=ctx.source, schema=INCIDENTS, suite_path=SUITE, to_standard=ctx.adapter.to_standard,
                     geocode=geocode, suite_parameters=ctx.suite_parameters)
 
 
@@ -60,18 +65,20 @@ def land_api_pages(ctx: PoliceContext, base_url: str, dataset_id: str, page_size
     kwargs = {"transport": transport, "log": log}
     if sleep is not None:
         kwargs["sleep"] = sleep
-    expected = socrata.count_rows(base_url, dataset_id, watermark_field=police_chicago.WATERMARK_FIELD, since=since,
+    expected = socrata.count_rows(base_url, dataset_id, watermark_field=ctx.adapter.watermark_field, since=since,
                                   app_token=app_token, transport=transport, **({"sleep": sleep} if sleep else {}))
     landed, got, newest = [], 0, since
     for page in socrata.iter_pages(base_url, dataset_id, page_size=page_size,
-                                   watermark_field=police_chicago.WATERMARK_FIELD, since=since,
+                                   watermark_field=ctx.adapter.watermark_field, since=since,
                                    app_token=app_token, **kwargs):
-        table = police_chicago.api_records_to_raw(page.records)
+        if ctx.adapter.api_records_to_raw is None:
+            raise PulseError(base_url, "this source's adapter has no API mapping", "Use mode=files for it")
+        table = ctx.adapter.api_records_to_raw(page.records)
         batch = land_batches(ctx.raw_dir, ctx.source, f"{page.url}?$offset={page.offset}", page.body_sha256,
                              table.to_batches(max_chunksize=ctx.chunk_rows), watermark=since)
         landed.append(batch)
         got += len(page.records)
-        page_max = max((r.get(police_chicago.WATERMARK_FIELD) or "" for r in page.records), default="")
+        page_max = max((r.get(ctx.adapter.watermark_field) or "" for r in page.records), default="")
         newest = max(newest or "", page_max) or newest
     if got < expected:
         raise PulseError(f"{base_url} {dataset_id}", f"source returned {got} of {expected} rows newer than {since}",

@@ -47,8 +47,22 @@ def load_suite_json(path: str) -> dict:
         return json.load(fh)
 
 
-def _split_suite(suite: dict, scope: str) -> dict:
-    exps = [e for e in suite["expectations"] if (e.get("meta", {}).get("scope", "chunk") == scope)]
+def _parameters_of(node) -> set[str]:
+    if isinstance(node, dict):
+        if "$PARAMETER" in node:
+            return {node["$PARAMETER"]}
+        return set().union(*(_parameters_of(v) for v in node.values())) if node else set()
+    if isinstance(node, list):
+        return set().union(*(_parameters_of(v) for v in node)) if node else set()
+    return set()
+
+
+def _split_suite(suite: dict, scope: str, parameters: dict[str, Any] | None = None) -> dict:
+    """Expectations of one scope; those whose run-time parameter is given as None are skipped."""
+    params = parameters or {}
+    exps = [e for e in suite["expectations"]
+            if e.get("meta", {}).get("scope", "chunk") == scope
+            and not any(p in params and params[p] is None for p in _parameters_of(e.get("kwargs", {})))]
     return {**suite, "expectations": exps}
 
 
@@ -135,8 +149,8 @@ def _critical_messages(results: list[dict], where: str) -> list[str]:
 def validate_frame(frame: pd.DataFrame, suite_path: Path, parameters: dict[str, Any], *, id_column: str,
                    where: str = "batch") -> ValidationOutcome:
     """Return which rows of ``frame`` pass the suite's chunk-scope expectations and why others fail."""
-    suite = _split_suite(load_suite_json(str(suite_path)), "chunk")
-    results = run_suite(frame, suite, parameters)
+    suite = _split_suite(load_suite_json(str(suite_path)), "chunk", parameters)
+    results = run_suite(frame, suite, {k: v for k, v in parameters.items() if v is not None})
     rows = []
     for r in results:
         if r["meta"].get("on_failure") != "quarantine" or r["success"]:

@@ -194,7 +194,7 @@ def standardize_incidents(raw: pd.DataFrame, mapping: IncidentMapping) -> pd.Dat
     return canon
 
 
-def read_raw_csv(path: Path, mapping: IncidentMapping) -> Iterator[pa.RecordBatch]:
+def read_raw_csv(path: Path, *, mapping: IncidentMapping) -> Iterator[pa.RecordBatch]:
     """Yield the file's rows as Arrow batches of strings after checking required columns."""
     check_columns(path, read_header(path), mapping.required_columns)
     yield from iter_csv_batches(path)

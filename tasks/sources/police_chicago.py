@@ -17,7 +17,8 @@ import pandas as pd
 import pyarrow as pa
 
 from schemas.codes import DRUG_CATEGORY_BY_IUCR, known_iucr_codes
-from tasks.sources.mapped import IncidentMapping, read_raw_csv, standardize_incidents
+from tasks.sources.csv_reader import check_columns, iter_csv_batches, read_header
+from tasks.sources.mapped import IncidentMapping, standardize_incidents
 
 SLUG = "police_chicago"
 
@@ -68,11 +69,8 @@ WATERMARK_FIELD = "updated_on"
 
 def read_raw(path: Path) -> Iterator[pa.RecordBatch]:
     """Yield a Chicago CSV/CSV.gz file as Arrow batches of strings (20- or 22-column layout)."""
-    mapping = CHICAGO_MAPPING
-    from tasks.sources.csv_reader import check_columns, read_header
-
     check_columns(path, read_header(path), REQUIRED_COLUMNS)
-    yield from read_raw_csv(path, mapping)
+    yield from iter_csv_batches(path)
 
 
 def api_records_to_raw(records: list[Mapping[str, Any]]) -> pa.Table:

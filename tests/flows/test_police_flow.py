@@ -139,3 +139,11 @@ def test_api_empty_page_mid_stream_does_not_advance_the_watermark(prefect_harnes
             run(settings, mode="api")
         assert "returned 50 of 120" in str(e.value)
         assert q(duckdb_url, "SELECT count(*) FROM source_watermarks")[0][0] == 0
+
+
+def test_new_city_by_configuration_only(prefect_harness, settings_factory, duckdb_url):
+    config = __import__("pathlib").Path(__file__).resolve().parents[2] / "config" / "chicago_generic.toml"
+    settings = settings_factory(duckdb_url, city_config=config)
+    out = police_incidents_flow(settings=settings, source="police_generic")
+    assert out[0]["rows_read"] == 1730 == out[0]["rows_loaded"] + out[0]["rows_quarantined"]
+    assert q(duckdb_url, "SELECT count(DISTINCT neighborhood_id) FROM fct_incidents")[0][0] > 60

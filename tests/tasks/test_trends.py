@@ -98,8 +98,8 @@ def test_sd_floor_stops_a_single_event_alarm(floor, poisson, alarms):
 
 
 def test_poisson_floor_raises_a_too_small_sample_sd():
-    # Baseline mean 16 with sample sd 0.53: without the floor the 20 scores C1 = 7.5 (an alarm);
-    # with sqrt(16) = 4 it scores 1.
+    # Baseline mean 16 with sample sd 0.58: with only the absolute floor of 1 the 20 scores
+    # C1 = 4 (an alarm); with sqrt(16) = 4 it scores 1.
     values = [16, 16, 17, 16, 15, 16, 16, 20]
     plain = ears(daily(values), "m", poisson_floor=False, alarms_only=False, add_citywide=False)
     floored = ears(daily(values), "m", poisson_floor=True, alarms_only=False, add_citywide=False)
