@@ -141,11 +141,14 @@ def main(argv: list[str] | None = None) -> int:
               f"block-or-better={p['pct_block_or_better']:.1f}%  median={p['median_error_m']:.0f} m  "
               f"p90={p['p90_error_m']:.0f} m  right area={p['pct_right_area']:.1f}%")
     if args.worst:
-        cols = ["source", "address", "geocode_method", "match_score", "error_m", "neighborhood_id", "true_area", "geocode_note"]
+        cols = ["source", "address", "geocode_method", "match_score", "error_m", "neighborhood_id", "true_area",
+                "geocode_note"]
         detail = detail.assign(source=truth["source"])
         with pd.option_context("display.width", 200, "display.max_colwidth", 70):
             print(detail[detail["is_street_or_better"]].nlargest(args.worst, "error_m")[cols].to_string())
-            print(detail[~detail["is_street_or_better"]][cols].to_string())
+            misses = detail[~detail["is_street_or_better"]]
+            if len(misses):
+                print(misses[cols].to_string())
     return 0 if all(met.values()) else 1
 
 

@@ -53,6 +53,11 @@ _BLOCK_OF = re.compile(r"^\s*(\d+)\s+(?:BLOCK|BLK)(?:\s+OF)?\b\.?", re.IGNORECAS
 _SEPARATORS = re.compile(r"(?<=[A-Z.])\s*/\s*(?=[A-Z0-9])|\s+@\s+|\s+AT\s+|\s+AND\s+", re.IGNORECASE)
 _DIGITS = re.compile(r"\d+")
 _ZIP = re.compile(r"^\s*(\d{5})")
+MAX_LENGTH = 200  # longer free text is a note, not an address
+
+
+def _missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
 
 @dataclass(frozen=True)
@@ -167,7 +172,10 @@ def _prepare(text: str) -> tuple[str, str | None, int | None]:
 def _street_alone(text: str) -> tuple[str | None, str, str | None, str | None]:
     """Return the parts of a street written alone (one side of an intersection)."""
     # A house number in front makes the tagger read the rest as a street, not a name.
-    parts, _ = usaddress.tag("1 " + text)
+    try:
+        parts, _ = usaddress.tag("1 " + text)
+    except usaddress.RepeatedLabelError:
+        raise Unparseable("parser could not label the text") from None
     if "StreetName" not in parts:
         words = _clean_token(text).split()
         if len(words) != 1:  # a bare "63rd" is tagged as a unit number
@@ -183,6 +191,8 @@ def _intersection(first: tuple, second: tuple, unit: str | None, zip_code: str |
 
 @lru_cache(maxsize=200_000)
 def _normalize(text: str) -> NormalizedAddress:
+    if len(text) > MAX_LENGTH:
+        raise Unparseable(f"longer than {MAX_LENGTH} characters")
     prepared, hint, block_start = _prepare(text)
     if not prepared.strip() or not re.search(r"[A-Za-z]", prepared):
         raise Unparseable("empty" if not prepared.strip() else "no street name")
@@ -221,11 +231,7 @@ def _normalize(text: str) -> NormalizedAddress:
 
 def explain_unparseable(text: object) -> str | None:
     """Return why ``text`` cannot be normalized, or None when it can."""
-    try:
-        _normalize("" if _missing(text) else str(text))
-    except Unparseable as err:
-        return str(err)
-    return None
+    return _row(None if _missing(text) else str(text))["parse_reason"]
 
 
 def normalize_address(text: object) -> NormalizedAddress | None:
@@ -245,10 +251,6 @@ PARSED_COLUMNS = [
     "street", "cross_predir", "cross_name", "cross_suffix", "cross_postdir", "cross_street",
     "zip", "key",
 ]
-
-
-def _missing(value: object) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
 
 def _row(text: str | None) -> dict[str, object]:

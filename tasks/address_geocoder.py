@@ -110,7 +110,7 @@ class AddressGeocoder:
         self._to_lonlat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
         inter = intersections.dropna(subset=["longitude", "latitude"]).reset_index(drop=True)
         x, y = self._to_xy.transform(inter["longitude"].to_numpy(float), inter["latitude"].to_numpy(float))
-        self.index = StreetGrid(inter, names, np.asarray(x), np.asarray(y), grid)
+        self.street_grid = StreetGrid(inter, names, np.asarray(x), np.asarray(y), grid)
         hoods = neighborhoods[[id_field, name_field, "geometry"]].to_crs(grid.crs)
         hoods = hoods.rename(columns={id_field: "neighborhood_id", name_field: "neighborhood_name"})
         self._neighborhoods = hoods.astype({"neighborhood_id": "str", "neighborhood_name": "str"})
@@ -204,33 +204,33 @@ class AddressGeocoder:
         first = (p["predir"], p["name"], p["suffix"], p["postdir"])
         if p["kind"] == "intersection":
             return self._intersection(first, (p["cross_predir"], p["cross_name"], p["cross_suffix"], p["cross_postdir"]))
-        candidates = self.index.candidates(*first)
+        candidates = self.street_grid.candidates(*first)
         if not candidates:
             return _unmatched(f"street not found: {street_key(*first)}")
         number = int(p["number"]) + (50 if p["kind"] == "block" else 0)
-        scored = sorted(((s - (0.0 if self.index.in_range(k, number) else 0.3), k) for s, k in candidates),
+        scored = sorted(((s - (0.0 if self.street_grid.in_range(k, number) else 0.3), k) for s, k in candidates),
                         key=lambda t: -t[0])
         score, key = scored[0]
-        predir = self.index.streets.at[key, "predir"]
-        rivals = [k for s, k in scored[1:] if s >= score and self.index.streets.at[k, "predir"] != predir]
+        predir = self.street_grid.streets.at[key, "predir"]
+        rivals = [k for s, k in scored[1:] if s >= score and self.street_grid.streets.at[k, "predir"] != predir]
         if rivals:
             return _unmatched(f"ambiguous street: {key} or {rivals[0]}")
-        x, y, beyond = self.index.locate(key, number, side=p["kind"] == "house")
-        if beyond > (MAX_BEYOND_IN_RANGE if self.index.in_range(key, number) else MAX_BEYOND):
+        x, y, beyond = self.street_grid.locate(key, number, side=p["kind"] == "house")
+        if beyond > (MAX_BEYOND_IN_RANGE if self.street_grid.in_range(key, number) else MAX_BEYOND):
             return _unmatched(f"house number {number} is off the known part of {key}")
         notes = [] if key == street_key(*first) else [f"matched street {key}"]
-        if not self.index.in_range(key, number):
+        if not self.street_grid.in_range(key, number):
             notes.append("number outside the street's address range")
         score -= beyond / 2000  # past the last known cross street the course is a guess
         precision = "block" if p["kind"] == "block" else "street"
         return _Result(x, y, "address_grid", precision, round(max(score, 0.05), 3), "; ".join(notes) or None)
 
     def _intersection(self, first: tuple, second: tuple) -> _Result:
-        c1, c2 = self.index.candidates(*first), self.index.candidates(*second)
+        c1, c2 = self.street_grid.candidates(*first), self.street_grid.candidates(*second)
         for cands, parts in ((c1, first), (c2, second)):
             if not cands:
                 return _unmatched(f"street not found: {street_key(*parts)}")
-        pairs = self.index.pairs
+        pairs = self.street_grid.pairs
         found = [((s1 + s2) / 2, k1, k2) for s1, k1 in c1 for s2, k2 in c2 if frozenset((k1, k2)) in pairs]
         if found:
             score, k1, k2 = max(found, key=lambda t: t[0])  # first best: candidates come best first
@@ -241,7 +241,7 @@ class AddressGeocoder:
                     return _unmatched(f"ambiguous intersection: {k1} & {k2} or {o1} & {o2}")
             return _Result(x, y, "intersection", "intersection", round(score, 3), None)
         for score, k1, k2 in sorted(((s1 + s2) / 2, k1, k2) for s1, k1 in c1 for s2, k2 in c2)[::-1]:
-            point = self.index.crossing(k1, k2)
+            point = self.street_grid.crossing(k1, k2)
             if point:
                 note = f"{k1} and {k2} are not a listed intersection; crossed on the grid"
                 return _Result(*point, "grid_crossing", "street", round(0.8 * score, 3), note)
@@ -271,10 +271,13 @@ class AddressGeocoder:
         out.loc[rows, "neighborhood_id"] = best.loc[known, "neighborhood_id"]
         out.loc[rows, "neighborhood_name"] = best.loc[known, "neighborhood_name"]
         out.loc[rows, "geocode_note"] = out.loc[rows, "geocode_note"] + "; area from ZIP " + zips[rows]
-        out.loc[unknown, "geocode_note"] = out.loc[unknown, "geocode_note"] + "; ZIP " + zips[unknown] + " not in the ZIP areas"
+        out.loc[unknown, "geocode_note"] = (out.loc[unknown, "geocode_note"] + "; ZIP " + zips[unknown]
+                                            + " not in the ZIP areas")
         return out
 
     def _zip_shares(self, zctas: gpd.GeoDataFrame, zcta_field: str) -> pd.DataFrame:
+        """Return one row per ZIP and community area it overlaps: ``zip, neighborhood_id,
+        neighborhood_name, share`` (share of the ZIP's area inside the city; sums to 1 per ZIP)."""
         if zcta_field not in zctas.columns:
             raise InputError("ZCTA reference", f"missing column {zcta_field}", "Pass the unchanged ZCTA file")
         zips = zctas[[zcta_field, "geometry"]].to_crs(self.grid.crs).rename(columns={zcta_field: "zip"})
@@ -282,7 +285,8 @@ class AddressGeocoder:
         pieces = pieces.assign(area=pieces.geometry.area)
         shares = pieces.groupby(["zip", "neighborhood_id", "neighborhood_name"], as_index=False)["area"].sum()
         shares = shares.assign(share=shares["area"] / shares.groupby("zip")["area"].transform("sum"))
-        # NOTE: slivers under 0.5% are boundary noise between two digitisations, not real overlap.
+        # NOTE: TIGER ZCTAs and the City's community areas are drawn separately, so a ZIP that only
+        # borders an area along a street overlaps it by a sliver; pieces under 0.5% are those.
         shares = shares[shares["share"] >= 0.005]
         shares = shares.assign(share=shares["share"] / shares.groupby("zip")["share"].transform("sum"))
         return shares.drop(columns="area").sort_values(["zip", "share"], ascending=[True, False]).reset_index(drop=True)

@@ -80,8 +80,10 @@ _N = {"MADISON ST": 0, "WASHINGTON BLVD": 100, "LAKE ST": 200, "KINZIE ST": 400,
 _S = {"MONROE ST": 100, "ADAMS ST": 200, "JACKSON BLVD": 300, "VAN BUREN ST": 400,
       "CONGRESS PKWY": 500, "HARRISON ST": 600, "POLK ST": 800, "TAYLOR ST": 1000,
       "ROOSEVELT RD": 1200, "CERMAK RD": 2200, "PERSHING RD": 3900, "GARFIELD BLVD": 5500}
-# NOTE: grid numbers from the City's street guide; each was checked against the intersection
-# table (its points sit where its neighbours' calibration puts them, within ~50 numbers).
+# NOTE: grid numbers from the City's street guide. Checked against the intersection table: the
+# median disagreement of each anchor's points with the anchors of other streets around them is
+# under 5 numbers for most, and at most ~65 downtown and in the near south side (Wells, Madison,
+# Harrison, Taylor), where blocks are shorter than 100 numbers per 1/8 mile.
 CHICAGO_GRID = AddressGrid(
     x_anchors={**{k: -v for k, v in _W.items()}, **_E},
     y_anchors={**_N, **{k: -v for k, v in _S.items()}},
@@ -107,8 +109,8 @@ def reference_streets(intersections: pd.DataFrame, street_names: pd.DataFrame) -
     for key, n_points in counts.items():
         if key in parts.index:
             p = parts.loc[key]
-            parsed = tuple(str(p[c]).strip() if p[c] == p[c] else "" for c in ("Direction", "Street", "Suffix", "Suffix Direction"))
-            parsed = tuple(v or None for v in parsed)
+            cols = ("Direction", "Street", "Suffix", "Suffix Direction")
+            parsed = tuple((str(p[c]).strip() if p[c] == p[c] else "") or None for c in cols)
         else:
             parsed = (*_split_reference_name(key, suffixes), None)
         rows.append((key, *parsed, int(n_points)))
@@ -237,8 +239,9 @@ class StreetGrid:
         if p["predir"] in ("E", "W"):
             if bare in self.grid.y_anchors:
                 return "y", float(self.grid.y_anchors[bare])
-            digits = p["name"][:-2]
-            if self.grid.numbered_streets_south and p["suffix"] == "ST" and digits.isdigit() and p["name"][-2:] in ("ST", "ND", "RD", "TH"):
+            digits, ending = p["name"][:-2], p["name"][-2:]
+            is_numbered = digits.isdigit() and ending in ("ST", "ND", "RD", "TH") and p["suffix"] == "ST"
+            if self.grid.numbered_streets_south and is_numbered:
                 return "y", -100.0 * int(digits)
         return None
 

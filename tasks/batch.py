@@ -31,6 +31,12 @@ class FeedSpec:
     to_standard: Callable[[pd.DataFrame], pd.DataFrame]
     geocode: Callable[[pd.DataFrame], pd.DataFrame] | None
     suite_parameters: dict[str, Any] = field(default_factory=dict)
+    # Raw columns never copied into quarantine.raw_record (person ids, street addresses).
+    sensitive_raw_columns: tuple[str, ...] = ()
+
+
+# A geocoder may set this column to send a row to quarantine (e.g. no parseable address and no ZIP).
+GEOCODE_QUARANTINE = "geocode_quarantine_reason"
 
 
 @dataclass
@@ -47,14 +53,17 @@ class ChunkResult:
     quarantine_file: Path | None
 
 
-def quarantine_records(raw: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame:
-    """Return quarantine rows with the 1-based source row and the raw row as JSON."""
+def quarantine_records(raw: pd.DataFrame, failures: pd.DataFrame, sensitive: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Return quarantine rows with the 1-based source row and the raw row as JSON.
+
+    ``sensitive`` raw columns are left out of the JSON (the raw landing zone keeps them).
+    """
     if failures.empty:
         return pd.DataFrame(columns=[*QUARANTINE_COLUMNS, "source_row", "raw_record"])
     out = failures.copy()
     out["row_index"] = out["row_index"].astype("int64")
     out["source_row"] = out["row_index"] + 1
-    raw_rows = raw.loc[out["row_index"].unique()]
+    raw_rows = raw.drop(columns=[c for c in sensitive if c in raw.columns]).loc[out["row_index"].unique()]
     as_json = {idx: json.dumps({k: (None if pd.isna(v) else str(v)) for k, v in row.items()}, ensure_ascii=False)
                for idx, row in raw_rows.iterrows()}
     out["raw_record"] = out["row_index"].map(as_json).astype("str")
@@ -72,16 +81,26 @@ def process_chunk(raw: pd.DataFrame, offset: int, spec: FeedSpec, stage_dir: Pat
     if outcome.critical_failures:
         return ChunkResult(offset, len(raw), 0, 0, keys, outcome.results, outcome.critical_failures, {}, None, None)
     valid = std.loc[outcome.valid_index]
+    failures = outcome.quarantine
     if spec.geocode is not None and len(valid):
         valid = spec.geocode(valid)
+        if GEOCODE_QUARANTINE in valid:
+            bad = valid[GEOCODE_QUARANTINE].notna()
+            if bad.any():
+                failures = pd.concat([failures, pd.DataFrame({
+                    "row_index": valid.index[bad], "record_id": valid.loc[bad, spec.schema.key[0]].astype("str"),
+                    "expectation": "geocode", "column_name": "address", "value": None,
+                    "reason": valid.loc[bad, GEOCODE_QUARANTINE].astype("str")})], ignore_index=True)
+                valid = valid[~bad]
     canonical = spec.schema.coerce(valid)
     part = f"part-{offset:012d}"
     data_file = write_stage(stage_dir, part, canonical) if len(canonical) else None
-    qrows = quarantine_records(raw, outcome.quarantine)
+    qrows = quarantine_records(raw, failures, spec.sensitive_raw_columns)
     qfile = write_stage(stage_dir, f"quarantine-{offset:012d}", qrows) if len(qrows) else None
     precision = ({str(k): int(v) for k, v in canonical["geocode_precision"].value_counts().items()}
                  if "geocode_precision" in canonical else {})
-    return ChunkResult(offset, len(raw), len(canonical), outcome.n_quarantined, keys, outcome.results, [],
+    n_quarantined = int(failures["row_index"].nunique()) if len(failures) else 0
+    return ChunkResult(offset, len(raw), len(canonical), n_quarantined, keys, outcome.results, [],
                        precision, data_file, qfile)
 
 

@@ -42,6 +42,8 @@ class BatchInfo:
 
 def init_warehouse(engine: Engine) -> None:
     """Create every table that does not exist yet (and PostGIS on PostgreSQL when available)."""
+    import warehouse.tables  # noqa: F401  (registers every module's tables on the metadata)
+
     if not is_duckdb(engine):
         with engine.begin() as conn:
             has_postgis = conn.execute(text("SELECT 1 FROM pg_available_extensions WHERE name='postgis'")).first()

@@ -1,0 +1,125 @@
+"""Reference ("seed") tables the SQL models read: IUCR offense codes and TEDS-A code labels.
+
+Each seed is rebuilt from a file in the data directory and replaced in one transaction
+(``warehouse.load.replace_table``), so readers see the old or the new contents, never a mix.
+The tables are declared on the shared ``metadata`` so ``init_warehouse`` creates them; import
+this module before calling it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import BigInteger, Boolean, Column, Engine, Table, Text
+
+from schemas.codes import SUPPLEMENTARY_IUCR, nibrs_code, normalize_iucr, offense_category
+from schemas.teds_codes import MISSING_CODE, load_teds_codes
+from tasks.errors import InputError
+from warehouse.load import replace_table
+from warehouse.metadata import metadata
+
+IUCR_COLUMNS = {"PRIMARY DESCRIPTION": "primary_description", "SECONDARY DESCRIPTION": "secondary_description"}
+
+ref_iucr_codes = Table(
+    "ref_iucr_codes", metadata,
+    Column("iucr", Text, primary_key=True, comment="IUCR as incident files publish it, zero-padded to 4 (0486)"),
+    Column("iucr_normalized", Text, nullable=False, unique=True, comment="upper-cased, leading zeros stripped (486)"),
+    Column("primary_description", Text, nullable=False),
+    Column("secondary_description", Text, nullable=False),
+    Column("index_code", Text, comment="I = index crime, N = non-index (null for supplementary codes)"),
+    Column("offense_category", Text, nullable=False, comment="schemas.codes category; non_drug for the rest"),
+    Column("is_drug_offense", Boolean, nullable=False),
+    Column("nibrs_code", Text, comment="35A drug/narcotic, 35B drug equipment; null for non-drug"),
+    Column("is_supplementary", Boolean, nullable=False,
+           comment="code missing from the published lookup, added from schemas.codes.SUPPLEMENTARY_IUCR"),
+    comment="one row per Chicago IUCR offense code",
+)
+
+ref_teds_codes = Table(
+    "ref_teds_codes", metadata,
+    Column("variable", Text, primary_key=True, comment="TEDS-A codebook variable (SUB1, PSOURCE, AGE, ...)"),
+    Column("code", BigInteger, primary_key=True),
+    Column("label", Text, nullable=False),
+    Column("is_missing", Boolean, nullable=False, comment="the -9 'missing/unknown' code"),
+    Column("frequency_2017", BigInteger, comment="national 2017 TEDS-A admissions with this code"),
+    comment="one row per TEDS-A codebook variable and code (2017 value labels)",
+)
+
+
+def iucr_reference(lookup: pd.DataFrame, where: str = "IUCR lookup") -> pd.DataFrame:
+    """Return one row per IUCR code (published lookup plus supplementary codes), ref_iucr_codes columns.
+
+    ``lookup`` is the published table as text with columns ``IUCR``, ``PRIMARY DESCRIPTION``,
+    ``SECONDARY DESCRIPTION`` (and optionally ``INDEX CODE``).
+    """
+    missing = [c for c in ("IUCR", *IUCR_COLUMNS) if c not in lookup.columns]
+    if missing:
+        raise InputError(where, f"column '{missing[0]}' is missing", "Use the published IUCR lookup with a header row")
+    published = pd.DataFrame({
+        "iucr": lookup["IUCR"].astype("str").str.strip().str.upper(),
+        "primary_description": lookup["PRIMARY DESCRIPTION"].astype("str").str.strip(),
+        "secondary_description": lookup["SECONDARY DESCRIPTION"].astype("str").str.strip(),
+        "index_code": (lookup["INDEX CODE"].astype("str").str.strip() if "INDEX CODE" in lookup.columns
+                       else pd.Series(pd.NA, index=lookup.index, dtype="str")),
+        "is_supplementary": False,
+    })
+    known = set(normalize_iucr(published["iucr"]))
+    extra = pd.DataFrame(
+        [{"iucr": code, "primary_description": primary, "secondary_description": secondary, "index_code": None,
+          "is_supplementary": True}
+         for code, (primary, secondary) in SUPPLEMENTARY_IUCR.items()
+         if normalize_iucr(pd.Series([code]))[0] not in known])
+    out = pd.concat([published, extra], ignore_index=True)
+    out["iucr"] = out["iucr"].str.zfill(4)
+    out["iucr_normalized"] = normalize_iucr(out["iucr"])
+    dupes = out["iucr_normalized"].duplicated(keep="first")
+    if dupes.any():
+        row = int(dupes.idxmax()) + 2  # header is line 1
+        raise InputError(f"{where}:{row}", f"IUCR '{out.at[dupes.idxmax(), 'iucr']}' repeats an earlier code",
+                         "Remove the duplicate row from the lookup")
+    category = offense_category(out["iucr"])
+    out["offense_category"] = category
+    out["is_drug_offense"] = category != "non_drug"
+    out["nibrs_code"] = nibrs_code(category).where(category != "non_drug")
+    columns = [c.name for c in ref_iucr_codes.columns]
+    return out[columns].sort_values("iucr", ignore_index=True)
+
+
+def teds_reference(codes: pd.DataFrame) -> pd.DataFrame:
+    """Return one row per (variable, code) of the TEDS-A codebook, ref_teds_codes columns.
+
+    ``codes`` is ``schemas.teds_codes.load_teds_codes`` output (variable, value, label, frequency_2017).
+    """
+    out = pd.DataFrame({
+        "variable": codes["variable"],
+        "code": codes["value"].astype("int64"),
+        "label": codes["label"],
+        "is_missing": codes["value"] == MISSING_CODE,
+        "frequency_2017": codes["frequency_2017"].astype("int64"),
+    })
+    return out.drop_duplicates(["variable", "code"], keep="first").sort_values(["variable", "code"], ignore_index=True)
+
+
+def read_iucr_lookup(path: Path, code_column: str = "IUCR") -> pd.DataFrame:
+    """Return the published IUCR lookup file as text, its code column renamed to ``IUCR``."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "file not found", "Check the data directory setting (PULSE_DATA_DIR)")
+    lookup = pd.read_csv(path, dtype="str", keep_default_na=False)
+    if code_column not in lookup.columns:
+        raise InputError(path, f"column '{code_column}' is missing", "Set code_table.column in the city config")
+    return lookup.rename(columns={code_column: "IUCR"})
+
+
+def load_seeds(engine: Engine, data_dir: Path, iucr_file: Path | None, iucr_column: str = "IUCR") -> dict[str, int]:
+    """Replace every seed table from its file; return rows written per table.
+
+    ``iucr_file`` is None for a city without an IUCR code table: ``ref_iucr_codes`` is then emptied.
+    """
+    frames = {ref_teds_codes: teds_reference(load_teds_codes(data_dir))}
+    if iucr_file is None:
+        frames[ref_iucr_codes] = pd.DataFrame(columns=[c.name for c in ref_iucr_codes.columns])
+    else:
+        frames[ref_iucr_codes] = iucr_reference(read_iucr_lookup(iucr_file, iucr_column), str(iucr_file))
+    # Build every frame before writing any table so a bad file leaves all seeds unchanged.
+    return {table.name: replace_table(engine, table, frame) for table, frame in frames.items()}
