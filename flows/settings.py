@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     small_cell_threshold: int = Field(
         default=10, description="Counts from person-level data in 1..threshold are suppressed."
     )
-    chunk_rows: int = Field(default=250_000, description="Max rows processed at once.")
+    chunk_rows: int = Field(default=100_000, description="Max rows processed at once (bounds memory).")
     snap_tolerance_m: float = Field(default=250.0)
 
     @property

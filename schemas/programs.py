@@ -24,9 +24,12 @@ PROGRAM_TYPES = (
 )
 PERIODS = ("session", "month")  # 'month' rows are monthly totals (CPL), not one meeting
 
-# Program sites may be geocoded from a street address or a ZIP as well as from coordinates.
-PROGRAM_GEOCODE_METHODS = GEOCODE_METHODS + ("address", "zip_area")
-PROGRAM_GEOCODE_PRECISIONS = GEOCODE_PRECISIONS + ("address", "intersection", "zip")
+# Program sites may be geocoded from a street address or a ZIP as well as from coordinates:
+# these are the values tasks.address_geocoder.AddressGeocoder writes.
+ADDRESS_GEOCODE_METHODS = ("intersection", "address_grid", "grid_crossing", "zip_area_share", "unmatched")
+ADDRESS_GEOCODE_PRECISIONS = ("intersection", "street", "block", "zip")  # and 'none'
+PROGRAM_GEOCODE_METHODS = GEOCODE_METHODS + ADDRESS_GEOCODE_METHODS
+PROGRAM_GEOCODE_PRECISIONS = GEOCODE_PRECISIONS + ADDRESS_GEOCODE_PRECISIONS
 
 # Largest attendance per row that is still plausible, by program type. A row above it is
 # quarantined (suite expectations/program_sessions.json via ``attendees_max_plausible``).
@@ -59,6 +62,8 @@ PROGRAMS = EntitySchema(
         Column("neighborhood_id", "string", doc="Boundary file's own id (Chicago: community area number)."),
         Column("geocode_method", "string", nullable=False, allowed=PROGRAM_GEOCODE_METHODS),
         Column("geocode_precision", "string", nullable=False, allowed=PROGRAM_GEOCODE_PRECISIONS),
+        Column("match_score", "float", doc="Address geocoder's confidence (0-1; the ZIP's area share for "
+                                           "'zip_area_share'); null for sites given as points."),
         Column("started_on", "date", nullable=False, doc="First day of operation (CPL: first month seen)."),
         Column("ended_on", "date", doc="Last day of operation; null while running."),
         Column("is_synthetic", "bool", nullable=False),
@@ -126,3 +131,23 @@ def program_suite_parameters(bbox: list[float] | tuple[float, ...]) -> dict:
     """Return the ``$PARAMETER`` values of expectations/programs.json from the city bbox."""
     lon_min, lat_min, lon_max, lat_max = bbox
     return {"lon_min": lon_min, "lat_min": lat_min, "lon_max": lon_max, "lat_max": lat_max}
+
+
+# Column the roster suite needs beside the canonical ones (see ``roster_for_validation``).
+ROSTER_CHECK_COLUMNS = ("is_repeat_sign_in",)
+
+
+def roster_for_validation(roster: pd.DataFrame) -> pd.DataFrame:
+    """Return roster rows (same rows, same index) plus ``is_repeat_sign_in``.
+
+    True on the second and later lines of one participant in one session: expectations/
+    session_roster.json quarantines those and keeps the first, so the roster key stays unique.
+    """
+    out = roster.copy()
+    out["is_repeat_sign_in"] = roster.duplicated(["session_id", "participant_key"], keep="first").astype("boolean")
+    return out
+
+
+def roster_suite_parameters(session_ids) -> dict:
+    """Return the ``$PARAMETER`` values of expectations/session_roster.json (sessions already loaded)."""
+    return {"known_session_ids": sorted(set(session_ids))}

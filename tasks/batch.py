@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import Engine
 
 from schemas.base import EntitySchema
@@ -80,7 +81,7 @@ def process_chunk(raw: pd.DataFrame, offset: int, spec: FeedSpec, stage_dir: Pat
     keys = std[list(spec.schema.key)]
     if outcome.critical_failures:
         return ChunkResult(offset, len(raw), 0, 0, keys, outcome.results, outcome.critical_failures, {}, None, None)
-    valid = std.loc[outcome.valid_index]
+    valid = std if len(outcome.valid_index) == len(std) else std.loc[outcome.valid_index]
     failures = outcome.quarantine
     if spec.geocode is not None and len(valid):
         valid = spec.geocode(valid)
@@ -100,6 +101,7 @@ def process_chunk(raw: pd.DataFrame, offset: int, spec: FeedSpec, stage_dir: Pat
     precision = ({str(k): int(v) for k, v in canonical["geocode_precision"].value_counts().items()}
                  if "geocode_precision" in canonical else {})
     n_quarantined = int(failures["row_index"].nunique()) if len(failures) else 0
+    pa.default_memory_pool().release_unused()  # keep peak memory bounded by one chunk
     return ChunkResult(offset, len(raw), len(canonical), n_quarantined, keys, outcome.results, [],
                        precision, data_file, qfile)
 

@@ -75,7 +75,7 @@ def assign_neighborhoods(frame: pd.DataFrame, neighborhoods: gpd.GeoDataFrame, *
     Needs ``latitude, longitude``; uses ``x_coordinate, y_coordinate`` (in ``xy_crs``) where
     lat/lon are missing, and ``source_area_id`` as a last resort.
     """
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write: new columns never touch the caller's frame
     lat = out["latitude"].to_numpy(dtype="float64", na_value=np.nan)
     lon = out["longitude"].to_numpy(dtype="float64", na_value=np.nan)
     method = np.where(~(np.isnan(lat) | np.isnan(lon)), "latlon", "none").astype(object)

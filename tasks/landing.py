@@ -87,6 +87,8 @@ def land_batches(raw_dir: Path, source: str, origin: str, sha256: str, batches: 
     finally:
         if writer is not None:
             writer.close()
+    # NOTE: Arrow's mimalloc pool keeps freed CSV blocks (~200 MB per year file) until asked.
+    pa.default_memory_pool().release_unused()
     if writer is None:
         tmp.unlink(missing_ok=True)
         raise InputError(origin, "has a header but no data rows", "Check the export; nothing was loaded")

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Date, Engine, and_, cast, func, select
+from sqlalchemy import Date, Engine, case, cast, func, select
 from pandas.tseries.frequencies import to_offset
 
-from tasks.trends import SERIES_COLUMNS, complete_calendar, period_end
+from tasks.trends import SERIES_COLUMNS, complete_calendar, details_json, period_end, trend_signals_frame
 from warehouse.metadata import dim_neighborhoods, fct_incidents, load_audit, metadata
 
 # Series grains and their pandas frequencies (weeks start on Monday, as date_trunc('week')).
@@ -131,6 +131,20 @@ def read_data_quality(engine: Engine) -> dict[str, pd.DataFrame]:
     return out
 
 
+def read_offense_profile(engine: Engine) -> pd.DataFrame:
+    """Return incidents per (is_drug_offense, offense_category): n and n_arrest (the report's context)."""
+    t = fct_incidents
+    query = (select(t.c.is_drug_offense, t.c.offense_category, func.count().label("n"),
+                    func.sum(_flag(t.c.is_arrest.is_(True))).label("n_arrest"))
+             .group_by(t.c.is_drug_offense, t.c.offense_category))
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).all(), columns=["is_drug_offense", "offense_category", "n", "n_arrest"])
+    frame["is_drug_offense"] = frame["is_drug_offense"].astype(bool)
+    for col in ("n", "n_arrest"):
+        frame[col] = pd.to_numeric(frame[col]).fillna(0).astype("int64")
+    return frame
+
+
 def read_table(engine: Engine, name: str) -> pd.DataFrame:
     """Return a whole (small, derived) table from the shared metadata, e.g. trend_signals."""
     t = metadata.tables[name]
@@ -140,8 +154,6 @@ def read_table(engine: Engine, name: str) -> pd.DataFrame:
 
 
 def _flag(condition):
-    from sqlalchemy import case
-
     return case((condition, 1), else_=0)
 
 
@@ -230,7 +242,7 @@ def split_programs(programs: pd.DataFrame, first_month: pd.Timestamp, last_month
         "started_on": pd.to_datetime(skipped["started_on"]), "method": "not_estimated",
         "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan,
         "n_pre": pd.array([None] * len(skipped), dtype="Int64"), "n_post": pd.array([None] * len(skipped), dtype="Int64"),
-        "details": [f'{{"metric": "{metric}", "skipped": "{r}"}}' for r in reasons[reasons.notna()]],
+        "details": [details_json({"metric": metric, "skipped": r}) for r in reasons[reasons.notna()]],
     })
     return programs[reasons.isna()].reset_index(drop=True), rows.reset_index(drop=True)
 
@@ -256,3 +268,31 @@ def select_alerts(signals: pd.DataFrame, previous: pd.DataFrame, last_day: pd.Ti
     cand["period_start"] = pd.to_datetime(cand["period_start"])
     fresh = [tuple(r) not in seen for r in cand.to_numpy()]
     return candidates[fresh].reset_index(drop=True)
+
+
+def tag_signals(signals: pd.DataFrame, grain: str, computed_at) -> pd.DataFrame:
+    """Return detector output as trend_signals table rows: adds ``grain`` and ``computed_at``."""
+    return signals.assign(grain=grain, computed_at=pd.Timestamp(computed_at))
+
+
+def combine_signals(parts: list[pd.DataFrame | None]) -> pd.DataFrame:
+    """Return the tagged signal frames of one run as one frame (an empty trend_signals frame if none ran)."""
+    frames = [p for p in parts if p is not None and len(p)]
+    if not frames:
+        return trend_signals_frame([]).assign(grain=pd.Series(dtype=object), computed_at=pd.Series(dtype="datetime64[us]"))
+    return pd.concat(frames, ignore_index=True)
+
+
+def tag_impact(parts: list[pd.DataFrame], metric: str, computed_at) -> pd.DataFrame:
+    """Return program_impact table rows from estimated and skipped parts: adds ``metric`` and ``computed_at``."""
+    frames = [p for p in parts if len(p)]
+    frame = (pd.concat(frames, ignore_index=True) if frames else parts[0].iloc[0:0]).copy()
+    for col in ("n_pre", "n_post"):
+        frame[col] = frame[col].astype("Int64")
+    return frame.assign(metric=metric, computed_at=pd.Timestamp(computed_at))
+
+
+def signal_counts(signals: pd.DataFrame) -> list[dict]:
+    """Return rows per (metric, grain, method, level) as records sorted by those keys, with ``n``."""
+    counts = signals.groupby(["metric", "grain", "method", "level"]).size().rename("n").reset_index()
+    return counts.to_dict("records")

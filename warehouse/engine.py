@@ -9,6 +9,9 @@ from sqlalchemy.engine import make_url
 from tasks.errors import ConfigError
 
 
+DUCKDB_MEMORY_LIMIT = "384MB"
+
+
 def is_duckdb(url_or_engine) -> bool:
     url = url_or_engine.url if hasattr(url_or_engine, "url") else make_url(str(url_or_engine))
     return url.get_backend_name() == "duckdb"
@@ -33,7 +36,10 @@ def make_engine(url: str) -> Engine:
     if backend == "duckdb":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        return create_engine(parsed, poolclass=None)
+        # NOTE: DuckDB caches table data up to 80% of RAM by default; the pipeline keeps its
+        # process near 1 GB, so cap it (DuckDB spills beyond it). A URL query such as
+        # ?memory_limit=4GB overrides this default.
+        return create_engine(parsed, connect_args={"config": {"memory_limit": DUCKDB_MEMORY_LIMIT}})
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")

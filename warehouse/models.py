@@ -39,7 +39,6 @@ MODELS_DIR = Path(__file__).resolve().parent / "models"
 LAYERS = ("stg", "dim", "int", "mart")
 MATERIALIZATIONS = ("view", "table")
 SOURCE_LAYERS = ("stg", "dim")  # layers allowed to read sources directly
-RATE_PER_RESIDENTS = 10_000
 NEW_SUFFIX = "__new"
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,54}$")  # leaves room for NEW_SUFFIX within PostgreSQL's 63
@@ -54,6 +53,9 @@ class ModelBuildError(PulseError):
     def __init__(self, where: str, problem: str, action: str, results: list[dict]) -> None:
         super().__init__(where, problem, action)
         self.results = results
+
+    def __reduce__(self):  # keep it picklable for Prefect task states
+        return (type(self), (self.where, self.problem, self.action, self.results))
 
 
 @dataclass(frozen=True)
@@ -173,7 +175,6 @@ def model_variables(threshold: int = 10) -> dict[str, str]:
         "small_cell_threshold": str(threshold),
         "opioid_substance_codes": ", ".join(str(_int(c, "opioid_substance_codes", -9)) for c in OPIOID_SUBSTANCE_CODES),
         "criminal_justice_referral": str(_int(CRIMINAL_JUSTICE_REFERRAL, "criminal_justice_referral", -9)),
-        "rate_per_residents": str(_int(RATE_PER_RESIDENTS, "rate_per_residents", 1)),
     }
 
 
@@ -205,10 +206,24 @@ def _kind(conn, name: str) -> str | None:
     return "VIEW" if row[0] == "VIEW" else "TABLE"
 
 
+def _run(conn, sql: str) -> tuple | None:
+    """Execute SQL verbatim on the DBAPI cursor and return the first row (if any).
+
+    NOTE: ``exec_driver_sql`` on psycopg turns ``'%b'`` inside a literal into ``'$1'`` and
+    ``text()`` treats ``' :x'`` as a bind parameter; a bare cursor without parameters does neither.
+    """
+    cur = conn.connection.cursor()
+    try:
+        cur.execute(sql)
+        return cur.fetchone() if cur.description else None
+    finally:
+        cur.close()
+
+
 def _drop(conn, name: str) -> None:
     kind = _kind(conn, name)
     if kind:
-        conn.exec_driver_sql(f'DROP {kind} IF EXISTS "{name}" CASCADE')
+        _run(conn, f'DROP {kind} IF EXISTS "{name}" CASCADE')
 
 
 def _build_one(engine: Engine, model: Model, sql: str) -> int:
@@ -217,10 +232,10 @@ def _build_one(engine: Engine, model: Model, sql: str) -> int:
     tmp = model.name + NEW_SUFFIX
     with engine.begin() as conn:
         _drop(conn, tmp)
-        conn.exec_driver_sql(f'CREATE {kind} "{tmp}" AS\n{sql}')
-        rows = int(conn.exec_driver_sql(f'SELECT count(*) FROM "{tmp}"').scalar_one())
+        _run(conn, f'CREATE {kind} "{tmp}" AS\n{sql}')
+        rows = int(_run(conn, f'SELECT count(*) FROM "{tmp}"')[0])
         _drop(conn, model.name)
-        conn.exec_driver_sql(f'ALTER {kind} "{tmp}" RENAME TO "{model.name}"')
+        _run(conn, f'ALTER {kind} "{tmp}" RENAME TO "{model.name}"')
     return rows
 
 
@@ -267,7 +282,7 @@ def build_models(engine: Engine, threshold: int = 10, select: Sequence[str] | No
         else:
             try:
                 result["rows"] = _build_one(engine, model, rendered[model.name])
-            except SQLAlchemyError as exc:
+            except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as exc:
                 result.update(status="failed", error=_first_line(exc))
                 broken.add(model.name)
         result["seconds"] = round(time.perf_counter() - started, 3)

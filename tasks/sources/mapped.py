@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from schemas.base import PANDAS_DTYPES
 from schemas.codes import NIBRS_BY_CATEGORY
@@ -133,6 +134,15 @@ def _text(values: pd.Series) -> pd.Series:
     return s.where(s != "", None).astype("str")
 
 
+def to_float(values: pd.Series) -> pd.Series:
+    """Return numbers parsed from text; unparseable text becomes NaN (the raw text is kept elsewhere)."""
+    try:  # fast path: Arrow's cast when every value is numeric text
+        arr = pa.array(values.array) if not isinstance(values.array, np.ndarray) else pa.array(values, from_pandas=True)
+        return pd.Series(pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False), index=values.index, dtype="float64")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return pd.to_numeric(values, errors="coerce").astype("float64")
+
+
 def classify_offenses(codes: pd.Series, category_by_code: Mapping[str, str], strip_zeros: bool) -> pd.Series:
     norm = codes.astype("str").str.strip().str.upper()
     if strip_zeros:
@@ -171,10 +181,10 @@ def standardize_incidents(raw: pd.DataFrame, mapping: IncidentMapping) -> pd.Dat
     out["is_arrest"] = parse_bool(col(mapping.is_arrest))
     out["is_domestic"] = parse_bool(col(mapping.is_domestic))
     lat_raw, lon_raw = _text(col(mapping.latitude)), _text(col(mapping.longitude))
-    out["latitude"] = pd.to_numeric(lat_raw, errors="coerce").astype("float64")
-    out["longitude"] = pd.to_numeric(lon_raw, errors="coerce").astype("float64")
-    out["x_coordinate"] = pd.to_numeric(_text(col(mapping.x)), errors="coerce").astype("float64")
-    out["y_coordinate"] = pd.to_numeric(_text(col(mapping.y)), errors="coerce").astype("float64")
+    out["latitude"] = to_float(lat_raw)
+    out["longitude"] = to_float(lon_raw)
+    out["x_coordinate"] = to_float(_text(col(mapping.x)))
+    out["y_coordinate"] = to_float(_text(col(mapping.y)))
     # NOTE: Chicago publishes 0/0-like placeholders as empty; an x/y of 0 is never a real point.
     for c in ("x_coordinate", "y_coordinate"):
         out.loc[out[c] == 0, c] = np.nan

@@ -10,7 +10,8 @@ Each branch is one program (type ``library``); each branch and month is one sess
   "Harold Washtington Library Center" (sic) vs "Harold Washington-HWLC".
 - NOTE: April-May 2020 are 0 (COVID closures): real zeros, kept.
 - NOTE: November-December 2023 are blank (not yet reported): no session row, counted in
-  ``skipped`` with reason 'month not reported'.
+  ``skipped`` with reason 'month not reported'. ``cells`` keeps every month cell (blank ones
+  with a null count) so a loader can account for each cell read.
 - NOTE: Altgeld moved from 13281 S. Corliss Ave. to 955 E. 131st St. in 2021; ``combine``
   keeps the latest site and reports the move.
 """
@@ -44,6 +45,9 @@ NAME_NOISE = {"library", "regional", "branch", "center", "centre"}
 
 ISSUE_COLUMNS = ("where", "branch", "column", "severity", "problem")
 SKIPPED_COLUMNS = ("where", "branch", "month", "session_id", "reason", "raw_value")
+# One row per month cell read, in file order: the long form of a yearly file.
+CELL_COLUMNS = ("where", "branch", "month", "session_id", "program_id", "session_date", "attendees", "raw_value",
+                "note")
 
 
 class CplFeed(NamedTuple):
@@ -55,6 +59,7 @@ class CplFeed(NamedTuple):
     skipped: pd.DataFrame  # SKIPPED_COLUMNS, one row per month cell that made no session
     issues: pd.DataFrame  # ISSUE_COLUMNS: warnings (YTD mismatch, no coordinates) and info (site moved)
     n_read: int  # month cells read = len(sessions) + len(skipped)
+    cells: pd.DataFrame | None = None  # CELL_COLUMNS, n_read rows: sessions and skipped cells together
 
 
 # ---------------------------------------------------------------- reading (IO)
@@ -200,7 +205,7 @@ def to_standard(raw: pd.DataFrame, year: int, locations: pd.DataFrame | None = N
         raise InputError(source_file, "branch column is missing (expected 'BRANCH' or 'LOCATION')",
                          "Add the branch name column")
     lookup = _location_lookup(locations) if locations is not None and point_col is None else None
-    programs, addresses, sessions, skipped, issues = [], [], [], [], []
+    programs, addresses, sessions, skipped, issues, cells = [], [], [], [], [], []
     n_read = 0
     for pos, row in enumerate(raw.itertuples(index=False)):
         rec = dict(zip(raw.columns, row))
@@ -214,6 +219,8 @@ def to_standard(raw: pd.DataFrame, year: int, locations: pd.DataFrame | None = N
             n_read += 1
             count = _parse_count(rec[month], where, month)
             session_id = f"{program_id}-{year}-{m:02d}"
+            cells.append((where, branch, f"{year}-{m:02d}", session_id, program_id, pd.Timestamp(year, m, 1), count,
+                          rec[month], NOT_REPORTED if count is None else None))
             if count is None:
                 skipped.append(dict(zip(SKIPPED_COLUMNS, (where, branch, f"{year}-{m:02d}", session_id,
                                                           NOT_REPORTED, rec[month]))))
@@ -240,7 +247,37 @@ def to_standard(raw: pd.DataFrame, year: int, locations: pd.DataFrame | None = N
         skipped=pd.DataFrame(skipped, columns=list(SKIPPED_COLUMNS)).astype("str"),
         issues=pd.DataFrame(issues, columns=list(ISSUE_COLUMNS)).astype("str"),
         n_read=n_read,
+        cells=_cells_frame(cells),
     )
+
+
+def _cells_frame(rows: list[tuple]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(CELL_COLUMNS))
+    types = {c: "str" for c in CELL_COLUMNS} | {"session_date": "datetime64[us]", "attendees": "Int64"}
+    return frame.astype(types)
+
+
+def cells_to_sessions(cells: pd.DataFrame) -> pd.DataFrame:
+    """Return one SESSIONS row per month cell (same index); a month not reported has null attendees.
+
+    The sessions suite (expectations/program_sessions.json) quarantines those null counts, so
+    every cell read is either loaded or held back with its reason.
+    """
+    frame = cells[["session_id", "program_id", "session_date", "attendees"]].copy()
+    frame["period"] = "month"
+    frame["new_participants"] = pd.NA  # door counts say nothing about first visits
+    frame["is_synthetic"] = False
+    frame["source"] = SLUG
+    return SESSIONS.coerce(frame)
+
+
+def year_of(path: Path | str) -> int:
+    """Return the year a visitors file covers, from its name (``..._2019.csv`` -> 2019)."""
+    years = re.findall(r"(?<!\d)(?:19|20)\d{2}(?!\d)", Path(path).name)
+    if not years:
+        raise InputError(path, "file name does not say which year it covers",
+                         "Name the file like cpl_visitors_by_location_2019.csv")
+    return int(years[-1])
 
 
 def _program_row(program_id: str, branch: str, lat: float, lon: float, started: pd.Timestamp) -> dict:
@@ -248,7 +285,7 @@ def _program_row(program_id: str, branch: str, lat: float, lon: float, started: 
         "program_id": program_id, "name": f"{branch} (Chicago Public Library)", "program_type": "library",
         "sponsor": SPONSOR, "site_name": branch, "latitude": lat, "longitude": lon,
         "neighborhood_id": None, "geocode_method": "none", "geocode_precision": "none",  # set by tasks/geocode.py
-        "started_on": started, "ended_on": pd.NaT, "is_synthetic": False, "source": SLUG,
+        "match_score": np.nan, "started_on": started, "ended_on": pd.NaT, "is_synthetic": False, "source": SLUG,
     }
 
 
@@ -302,6 +339,8 @@ def combine(feeds: list[CplFeed]) -> CplFeed:
         skipped=pd.concat([f.skipped for f in feeds], ignore_index=True),
         issues=pd.concat(issues, ignore_index=True),
         n_read=sum(f.n_read for f in feeds),
+        cells=pd.concat([f.cells for f in feeds], ignore_index=True) if all(f.cells is not None for f in feeds)
+        else None,
     )
 
 

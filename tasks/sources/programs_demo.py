@@ -274,9 +274,13 @@ def read_inputs(data_dir: Path | str, *, neighborhoods_file: str = "chicago_boun
             "incidents_by_area": {str(k): int(v) for k, v in drug.items()}}
 
 
-def write_demo_programs(out_dir: Path | str, data_dir: Path | str, seed: int = DEFAULT_SEED) -> DemoFeed:
-    """Generate the feed from the real inputs and write programs.csv, sessions.csv, roster.csv; return it."""
-    inputs = read_inputs(data_dir)
+def write_demo_programs(out_dir: Path | str, data_dir: Path | str, seed: int = DEFAULT_SEED,
+                        **input_files) -> DemoFeed:
+    """Generate the feed from the real inputs and write programs.csv, sessions.csv, roster.csv; return it.
+
+    ``input_files``: keyword arguments of ``read_inputs`` (the city's file names and fields).
+    """
+    inputs = read_inputs(data_dir, **input_files)
     feed = generate_programs(inputs["neighborhoods"], inputs["population"], inputs["incidents_by_area"],
                              seed, blocks=inputs["blocks"])
     out = Path(out_dir)
@@ -296,6 +300,13 @@ def _read_file(path: Path, columns) -> pd.DataFrame:
     frame.columns = header
     frame.attrs["source_path"] = str(path)
     return frame
+
+
+def read_raw(path: Path | str, kind: str) -> pd.DataFrame:
+    """Return one provider file (``kind``: programs, sessions or roster) as text, one row per line."""
+    if kind not in FILES:
+        raise ValueError(f"kind must be one of {sorted(FILES)}, not {kind!r}")
+    return _read_file(Path(path), FILES[kind][1])
 
 
 def read_demo_files(programs_path: Path | str, sessions_path: Path | str, roster_path: Path | str | None = None
@@ -320,7 +331,9 @@ def _reject(raw: pd.DataFrame, bad: pd.Series, column: str, what: str, action: s
     """Raise an InputError naming the file, line and column of the first bad cell, if any."""
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
-        where = f"{raw.attrs.get('source_path', default)}:{pos + 2}"  # line 1 is the header
+        # Chunks of a landed batch are labelled by their position in the whole file.
+        row = raw.index[pos] if pd.api.types.is_integer_dtype(raw.index) else pos
+        where = f"{raw.attrs.get('source_path', default)}:{row + 2}"  # line 1 is the header
         raise InputError(where, f"column '{column}' holds {raw[column].iloc[pos]!r}{what}", action)
 
 
@@ -354,14 +367,12 @@ class DemoStandard(NamedTuple):
     site_addresses: pd.Series  # 'site_address', same index as programs; dropped after geocoding
 
 
-def to_standard(programs_raw: pd.DataFrame, sessions_raw: pd.DataFrame, roster_raw: pd.DataFrame | None = None,
-                pseudonym_key: bytes | None = None) -> DemoStandard:
-    """Return canonical programs, sessions (one per input row) and roster with keyed participant pseudonyms.
+def programs_to_standard(programs_raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """Return canonical programs (one per input row) and their site addresses (same index).
 
-    Unknown program types, negative or implausible counts and orphan sessions pass through
-    unchanged: expectations/programs.json and program_sessions.json quarantine them.
+    Unknown program types pass through unchanged: expectations/programs.json quarantines them.
     """
-    p_name, s_name, r_name = (FILES[n][0] for n in ("programs", "sessions", "roster"))
+    name = FILES["programs"][0]
     text = {c: programs_raw[c].str.strip() for c in ("PROGRAM_ID", "PROGRAM_NAME", "SPONSOR", "SITE_NAME")}
     programs = pd.DataFrame({
         "program_id": text["PROGRAM_ID"], "name": text["PROGRAM_NAME"],
@@ -369,30 +380,50 @@ def to_standard(programs_raw: pd.DataFrame, sessions_raw: pd.DataFrame, roster_r
         .str.strip("_"),  # 'Support group' -> support_group
         "sponsor": text["SPONSOR"], "site_name": text["SITE_NAME"],
         "latitude": np.nan, "longitude": np.nan,  # the provider gives addresses only
-        "neighborhood_id": None, "geocode_method": "none", "geocode_precision": "none",  # set by tasks/geocode.py
-        "started_on": _dates(programs_raw, "START_DATE", p_name), "ended_on": _dates(programs_raw, "END_DATE", p_name),
-        "is_synthetic": _flag(programs_raw, p_name), "source": SLUG,
-    })
+        "neighborhood_id": None, "geocode_method": "none", "geocode_precision": "none",  # set by the geocoder
+        "match_score": np.nan,
+        "started_on": _dates(programs_raw, "START_DATE", name), "ended_on": _dates(programs_raw, "END_DATE", name),
+        "is_synthetic": _flag(programs_raw, name), "source": SLUG,
+    }, index=programs_raw.index)
     parts = [programs_raw[c].fillna("").str.strip() for c in ("SITE_ADDRESS", "CITY", "STATE")]
     addresses = (parts[0] + ", " + parts[1] + ", " + parts[2]).str.replace(r"(, )+$", "", regex=True)
+    return PROGRAMS.coerce(programs), addresses.astype("str").rename("site_address")
+
+
+def sessions_to_standard(sessions_raw: pd.DataFrame) -> pd.DataFrame:
+    """Return canonical sessions, one per input row (same index).
+
+    Negative or implausible counts and orphan sessions pass through unchanged:
+    expectations/program_sessions.json quarantines them.
+    """
+    name = FILES["sessions"][0]
     sessions = pd.DataFrame({
         "session_id": sessions_raw["SESSION_ID"].str.strip(), "program_id": sessions_raw["PROGRAM_ID"].str.strip(),
-        "session_date": _dates(sessions_raw, "SESSION_DATE", s_name), "period": "session",
-        "attendees": _counts(sessions_raw, "ATTENDEES", s_name),
-        "new_participants": _counts(sessions_raw, "NEW_PARTICIPANTS", s_name),
-        "is_synthetic": _flag(sessions_raw, s_name), "source": SLUG,
-    })
-    roster = None
-    if roster_raw is not None:
-        if pseudonym_key is None:
-            raise ConfigError("PULSE_PSEUDONYM_KEY", "the roster needs a pseudonymization key and none is set",
-                              "Set PULSE_PSEUDONYM_KEY to a random secret of at least 32 bytes")
-        ids = roster_raw["PARTICIPANT_ID"].fillna("").str.strip()
-        _reject(roster_raw, ids == "", "PARTICIPANT_ID", " (blank)", "Fill in the participant id or remove the line",
-                r_name)
-        roster = ROSTER.coerce(pd.DataFrame({
-            "session_id": roster_raw["SESSION_ID"].str.strip(), "participant_key": pseudonymize(ids, pseudonym_key),
-            "is_synthetic": _flag(roster_raw, r_name), "source": SLUG,
-        }))
-    return DemoStandard(PROGRAMS.coerce(programs), SESSIONS.coerce(sessions), roster,
-                        addresses.astype("str").rename("site_address"))
+        "session_date": _dates(sessions_raw, "SESSION_DATE", name), "period": "session",
+        "attendees": _counts(sessions_raw, "ATTENDEES", name),
+        "new_participants": _counts(sessions_raw, "NEW_PARTICIPANTS", name),
+        "is_synthetic": _flag(sessions_raw, name), "source": SLUG,
+    }, index=sessions_raw.index)
+    return SESSIONS.coerce(sessions)
+
+
+def roster_to_standard(roster_raw: pd.DataFrame, pseudonym_key: bytes | None) -> pd.DataFrame:
+    """Return canonical roster rows, one per input line (same index), with keyed participant pseudonyms."""
+    if pseudonym_key is None:
+        raise ConfigError("PULSE_PSEUDONYM_KEY", "the roster needs a pseudonymization key and none is set",
+                          "Set PULSE_PSEUDONYM_KEY to a random secret of at least 32 bytes")
+    name = FILES["roster"][0]
+    ids = roster_raw["PARTICIPANT_ID"].fillna("").str.strip()
+    _reject(roster_raw, ids == "", "PARTICIPANT_ID", " (blank)", "Fill in the participant id or remove the line", name)
+    return ROSTER.coerce(pd.DataFrame({
+        "session_id": roster_raw["SESSION_ID"].str.strip(), "participant_key": pseudonymize(ids, pseudonym_key),
+        "is_synthetic": _flag(roster_raw, name), "source": SLUG,
+    }, index=roster_raw.index))
+
+
+def to_standard(programs_raw: pd.DataFrame, sessions_raw: pd.DataFrame, roster_raw: pd.DataFrame | None = None,
+                pseudonym_key: bytes | None = None) -> DemoStandard:
+    """Return canonical programs, sessions (one per input row) and roster with keyed participant pseudonyms."""
+    programs, addresses = programs_to_standard(programs_raw)
+    roster = roster_to_standard(roster_raw, pseudonym_key) if roster_raw is not None else None
+    return DemoStandard(programs, sessions_to_standard(sessions_raw), roster, addresses)

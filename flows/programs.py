@@ -1,0 +1,214 @@
+"""Program attendance: land raw -> standardize -> validate -> geocode sites -> load.
+
+Two feeds, one path: the Chicago Public Library branch visits (``programs_cpl``, real) and the
+synthetic drug-response programs (``programs_demo``, generated and labelled SYNTHETIC). Programs
+load first, then their sessions (checked against the programs in the warehouse), then the
+sign-in rosters (checked against the sessions loaded).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+
+from flows.common import load_batches, raise_if_failed
+from flows.context import city_neighborhoods, city_population
+from flows.reporting import publish_batch_artifacts
+from flows.secrets import pseudonym_key
+from flows.settings import Settings
+from tasks.address_geocode_step import address_geocode_step
+from tasks.address_geocoder import AddressGeocoder
+from tasks.errors import ConfigError, InputError, PulseError
+from tasks.ingest_steps import land_file
+from tasks.neighborhoods import neighborhood_dimension
+from tasks.program_steps import (SITE_ADDRESS, LazyStep, ProgramContext, cpl_locations_reader, cpl_visitors_reader,
+                                 demo_programs_standard, demo_reader, geocode_sites, known_programs,
+                                 known_session_ids, landed_programs_standard, library_cells_batch,
+                                 library_programs_batch, program_fingerprint, programs_spec, referenced_ids,
+                                 revalidation_batch, roster_spec, session_fingerprint, sessions_spec,
+                                 standardize_library)
+from schemas.programs import program_suite_parameters
+from tasks.sources import programs_cpl as cpl
+from tasks.sources import programs_demo as demo
+from warehouse.engine import make_engine
+from warehouse.load import clear_stage, init_warehouse, replace_table
+from warehouse.metadata import dim_neighborhoods
+
+LIBRARY, DEMO = "programs_cpl", "programs_demo"
+
+
+# ---------------------------------------------------------------- run values from Settings
+
+def source_config(settings: Settings, source: str) -> dict:
+    try:
+        return settings.city["sources"][source]
+    except KeyError:
+        raise ConfigError(settings.city_config, f"no [sources.{source}] table",
+                          f"Add it or pick one of {sorted(settings.city.get('sources', {}))}") from None
+
+
+def program_context(settings: Settings, source: str) -> ProgramContext:
+    city = settings.city["city"]
+    return ProgramContext(source=source, warehouse_url=settings.resolved_warehouse_url, raw_dir=settings.raw_dir,
+                          stage_dir=settings.work_dir / "staging", chunk_rows=settings.chunk_rows,
+                          projected_crs=city["projected_crs"], snap_tolerance_m=settings.snap_tolerance_m,
+                          program_parameters=program_suite_parameters(city["bbox"]))
+
+
+def demo_folder(settings: Settings, source: str = DEMO) -> Path:
+    """Where ``pulse demo-data programs`` writes the demo files by default (under the work dir)."""
+    return settings.work_dir / source_config(settings, source).get("out_dir", "demo/programs")
+
+
+def generate_demo(settings: Settings, out_dir: Path, seed: int | None = None, source: str = DEMO) -> demo.DemoFeed:
+    """Write the seeded synthetic programs.csv, sessions.csv and roster.csv to ``out_dir``; return the feed."""
+    cfg, nb = source_config(settings, source), settings.city["neighborhoods"]
+    return demo.write_demo_programs(
+        out_dir, settings.data_dir, cfg.get("seed", demo.DEFAULT_SEED) if seed is None else seed,
+        neighborhoods_file=nb["file"], id_field=nb["id_field"], name_field=nb["name_field"],
+        population_file=nb["population_file"], population_id_field=nb["population_id_field"],
+        population_field=nb["population_field"], crimes_file=cfg.get("crimes_file", "chicago_crimes/chicago_crimes_2017.csv.gz"))
+
+
+@lru_cache(maxsize=2)
+def address_geocoder(data_dir: str, snap_tolerance_m: float) -> AddressGeocoder:
+    """The offline address geocoder, built once per process (~4 s: street grid and ZIP areas)."""
+    return AddressGeocoder.from_data_dir(data_dir, snap_tolerance_m=snap_tolerance_m)
+
+
+def site_geocoder(settings: Settings, ctx: ProgramContext):
+    """Return the programs' geocode function: points -> polygon, addresses -> offline geocoder (built lazily)."""
+    neighborhoods = city_neighborhoods(settings)
+
+    def build():
+        # Cache keys are HMACs of the address: the cache holds no readable site address.
+        return address_geocode_step(address_geocoder(str(settings.data_dir), settings.snap_tolerance_m),
+                                    SITE_ADDRESS, engine_url=ctx.warehouse_url, cache_secret=pseudonym_key(settings))
+
+    by_address = LazyStep(build)
+    return lambda frame: geocode_sites(frame, neighborhoods, projected_crs=ctx.projected_crs,
+                                       snap_tolerance_m=ctx.snap_tolerance_m, by_address=by_address)
+
+
+def prepare_warehouse(settings: Settings, ctx: ProgramContext) -> None:
+    engine = make_engine(ctx.warehouse_url)
+    try:
+        init_warehouse(engine)
+        replace_table(engine, dim_neighborhoods, neighborhood_dimension(
+            city_neighborhoods(settings), city_population(settings), ctx.projected_crs))
+    finally:
+        engine.dispose()
+
+
+def _existing(settings: Settings, paths: list[str], relative: bool) -> list[Path]:
+    out = [settings.data_path(p) if relative else Path(p) for p in paths]
+    for p in out:
+        if not p.exists():
+            raise InputError(p, "file not found", "Set PULSE_DATA_DIR to the folder holding the shared data"
+                             if relative else "Check the path (demo files: run `pulse demo-data programs`)")
+    return out
+
+
+class _Loads:
+    """Summaries and failures of the batches a flow loads; later entities wait for earlier ones."""
+
+    def __init__(self) -> None:
+        self.summaries: list[dict] = []
+        self.failures: list[str] = []
+
+    def add(self, result: tuple[list[dict], list[str]]) -> None:
+        self.summaries += result[0]
+        self.failures += result[1]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+# ---------------------------------------------------------------- flows
+
+@flow(name="programs-library", flow_run_name="programs {source}")
+def library_programs_flow(source: str = LIBRARY, files: list[str] | None = None, locations_file: str | None = None,
+                          settings: Settings | None = None) -> list[dict]:
+    """Load CPL branches (dim_programs) and their monthly visits (fct_program_sessions, one per month cell)."""
+    settings = settings or Settings()
+    log = get_run_logger()
+    cfg = source_config(settings, source)
+    ctx = program_context(settings, source)
+    prepare_warehouse(settings, ctx)
+    paths = _existing(settings, files or cfg["files"], relative=not files)
+    where = locations_file or cfg.get("locations_file")
+    visitors = [land_file(ctx, p, cpl_visitors_reader) for p in paths]
+    locations = land_file(ctx, _existing(settings, [where], relative=not locations_file)[0],
+                          cpl_locations_reader) if where else None
+
+    years, combined = standardize_library(visitors, locations)
+    for issue in combined.issues.itertuples():
+        (log.warning if issue.severity == "warning" else log.info)("%s: %s", issue.where, issue.problem)
+    loads = _Loads()
+    loads.add(load_batches(ctx, programs_spec(ctx, landed_programs_standard, site_geocoder(settings, ctx)),
+                           [library_programs_batch(ctx, combined, visitors, locations)]))
+    if loads.ok:
+        programs = known_programs(ctx.warehouse_url)
+        cells = [revalidation_batch(library_cells_batch(ctx, b, y), program_fingerprint(y.cells["program_id"], programs))
+                 for b, y in zip(visitors, years)]
+        loads.add(load_batches(ctx, sessions_spec(ctx, cpl.cells_to_sessions, programs), cells))
+    else:
+        log.warning("%s: branches did not load, so their monthly visits were not loaded", source)
+    clear_stage(ctx.stage_dir / source / "derived")
+    publish_batch_artifacts(source, loads.summaries, settings)
+    raise_if_failed(source, loads.failures)
+    return loads.summaries
+
+
+@flow(name="programs-demo", flow_run_name="programs {source}")
+def demo_programs_flow(source: str = DEMO, folder: str | None = None, settings: Settings | None = None) -> list[dict]:
+    """Load the synthetic programs, sessions and (pseudonymized) rosters; generate the files first if absent."""
+    settings = settings or Settings()
+    log = get_run_logger()
+    ctx = program_context(settings, source)
+    base = Path(folder) if folder else demo_folder(settings, source)
+    files = {kind: base / name for kind, (name, _) in demo.FILES.items()}
+    if not folder and not files["programs"].exists():
+        log.info("no demo files in %s: generating them (seeded, SYNTHETIC)", base)
+        generate_demo(settings, base, source=source)
+    _existing(settings, [str(files["programs"]), str(files["sessions"])], relative=False)
+    prepare_warehouse(settings, ctx)
+    landed = {kind: land_file(ctx, path, demo_reader(kind)) for kind, path in files.items()
+              if kind != "roster" or path.exists()}
+
+    loads = _Loads()
+    loads.add(load_batches(ctx, programs_spec(ctx, demo_programs_standard, site_geocoder(settings, ctx),
+                                              landed["programs"].origin), [landed["programs"]]))
+    if loads.ok:
+        programs = known_programs(ctx.warehouse_url)
+        batch = revalidation_batch(landed["sessions"], program_fingerprint(
+            referenced_ids(landed["sessions"], "PROGRAM_ID"), programs))
+        loads.add(load_batches(ctx, sessions_spec(ctx, demo.sessions_to_standard, programs, batch.origin), [batch]))
+    if loads.ok and "roster" in landed:
+        sessions = known_session_ids(ctx.warehouse_url)
+        batch = revalidation_batch(landed["roster"], session_fingerprint(
+            referenced_ids(landed["roster"], "SESSION_ID"), sessions))
+        loads.add(load_batches(ctx, roster_spec(ctx, pseudonym_key(settings), sessions, batch.origin), [batch]))
+    if not loads.ok:
+        log.warning("%s: later files wait until the failed one loads", source)
+    publish_batch_artifacts(source, loads.summaries, settings)
+    raise_if_failed(source, loads.failures)
+    return loads.summaries
+
+
+def run_program_feeds(settings: Settings) -> list[dict]:
+    """Load both program feeds (library visits, then the synthetic programs); return batch summaries.
+
+    A failing feed does not stop the other; the first failure is raised after both ran.
+    """
+    summaries, errors = [], []
+    for feed in (library_programs_flow, demo_programs_flow):
+        try:
+            summaries += feed(settings=settings)
+        except PulseError as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+    return summaries

@@ -1,0 +1,76 @@
+"""Report: read aggregates from the warehouse -> one self-contained HTML file -> Prefect link artifact."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_link_artifact, create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows.settings import Settings
+from tasks import trend_inputs as ti
+from tasks.errors import InputError
+from tasks.report import ReportData, render_report
+from warehouse.engine import make_engine
+from warehouse.load import init_warehouse
+from warehouse.trend_tables import program_impact, trend_signals  # noqa: F401  (registers the tables)
+
+
+@task(name="read-report-inputs", tags=["warehouse"], retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+def read_report_data(url: str, projected_crs: str, city: str) -> ReportData:
+    """Return the report's aggregates: signals, impact, series, neighborhoods, data quality."""
+    engine = make_engine(url)
+    try:
+        init_warehouse(engine)
+        span = ti.read_incident_span(engine)
+        if span is None:
+            raise InputError("fct_incidents", "holds no incidents", "Load incidents first: pulse ingest police")
+        hoods = ti.read_neighborhoods(engine)
+        daily = ti.read_drug_incidents_daily(engine)
+        ids = hoods["neighborhood_id"].tolist()
+        programs = ti.read_programs(engine)[["program_id", "name", "program_type", "is_synthetic"]]
+        return ReportData(
+            neighborhoods=hoods, signals=ti.read_table(engine, "trend_signals"),
+            impact=ti.read_table(engine, "program_impact"), programs=programs,
+            weekly=ti.period_series(daily, "week", span, ids), monthly=ti.period_series(daily, "month", span, ids),
+            span=span, quality=ti.read_data_quality(engine), offenses=ti.read_offense_profile(engine),
+            projected_crs=projected_crs, city=city,
+        )
+    finally:
+        engine.dispose()
+
+
+@task(name="write-report", cache_policy=NO_CACHE)
+def write_report(html: str, reports_dir: Path, day: pd.Timestamp) -> Path:
+    """Write ``index.html`` and a dated copy ``report-YYYY-MM-DD.html``; returns the index path."""
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    index = reports_dir / "index.html"
+    for path in (reports_dir / f"report-{day:%Y-%m-%d}.html", index):
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(html, encoding="utf-8")
+        tmp.replace(path)
+    return index
+
+
+@flow(name="report", flow_run_name="report")
+def report_flow(settings: Settings | None = None) -> Path:
+    """Build the analyst report from the warehouse; returns the path of ``<work_dir>/reports/index.html``."""
+    settings = settings or Settings()
+    log = get_run_logger()
+    city = settings.city["city"]
+    data = read_report_data(settings.resolved_warehouse_url, city.get("projected_crs", "EPSG:3857"),
+                            city.get("name", "City"))
+    if data.signals.empty:
+        log.warning("trend_signals is empty: run the trends flow first for maps and alarms")
+    html = render_report(data)
+    path = write_report(html, settings.reports_dir, data.generated_at)
+    uri = path.resolve().as_uri()
+    create_link_artifact(key="pulse-report", link=uri, link_text="Community Pulse report (HTML)",
+                         description="Self-contained analyst report of this run")
+    create_markdown_artifact(key="pulse-report-summary", markdown=(
+        f"### Community Pulse report\n- File: `{path.resolve()}`\n- Dated copy: "
+        f"`report-{data.generated_at:%Y-%m-%d}.html` in the same folder\n- Size: {len(html.encode()) / 1e3:,.0f} kB; "
+        "opens offline (inline CSS and SVG, no scripts).\n"), description="Where the report file is")
+    log.info("report written to %s (%.0f kB)", path, len(html.encode()) / 1e3)
+    return path

@@ -1,0 +1,200 @@
+"""Treatment feeds: extract -> land raw -> standardize -> validate -> geocode -> load.
+
+- ``treatment_flow``: provider admission exports (person-level; the demo export is SYNTHETIC and
+  generated on first use), client ids pseudonymized, residences geocoded to neighborhoods;
+- ``teds_flow``: TEDS-A public-use rows (state level, no neighborhoods);
+- ``facilities_flow``: treatment facility listings, points joined to neighborhoods;
+- ``run_treatment_feeds``: all three, as ``pulse run`` calls them after the police flow.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from flows.common import load_batches, raise_if_failed
+from flows.context import city_neighborhoods, city_population
+from flows.reporting import publish_batch_artifacts
+from flows.settings import Settings
+from tasks.address_geocode_step import address_geocode_step
+from tasks.address_geocoder import AddressGeocoder
+from tasks.errors import ConfigError
+from tasks.ingest_steps import FeedContext, land_file
+from tasks.neighborhoods import neighborhood_dimension
+from tasks.sources import treatment_facilities
+from tasks.sources.treatment_demo import write_demo_admissions
+from tasks.treatment_steps import (ADDRESS_COLUMN, actionable_suite, admissions_spec, export_is_synthetic,
+                                   facilities_spec, land_facilities, provider_batches, resolve_pseudonym_key,
+                                   sensitive_columns, teds_batches, teds_column_notes, teds_spec)
+from warehouse.engine import make_engine, redact
+from warehouse.load import init_warehouse, replace_table
+from warehouse.metadata import dim_neighborhoods
+
+DEMO_SOURCE, PROVIDER_SOURCE, TEDS_SOURCE, FACILITIES_SOURCE = (
+    "treatment_demo", "treatment_provider", "treatment_teds", "treatment_facilities")
+
+
+# -- plain run values from Settings ----------------------------------------------------------
+
+def source_config(settings: Settings, source: str) -> dict:
+    try:
+        return settings.city["sources"][source]
+    except KeyError:
+        raise ConfigError(settings.city_config, f"no [sources.{source}] table",
+                          f"Add it (see config/chicago.toml) or pick one of {sorted(settings.city.get('sources', {}))}"
+                          ) from None
+
+
+def feed_context(settings: Settings, source: str) -> FeedContext:
+    return FeedContext(source=source, warehouse_url=settings.resolved_warehouse_url, raw_dir=settings.raw_dir,
+                       stage_dir=settings.work_dir / "staging", chunk_rows=settings.chunk_rows)
+
+
+def data_files(settings: Settings, relative: list[str]) -> list[Path]:
+    paths = [settings.data_path(f) for f in relative]
+    for p in paths:
+        if not p.exists():
+            raise ConfigError(p, "source file not found", "Set PULSE_DATA_DIR to the folder holding the shared data")
+    return paths
+
+
+@lru_cache(maxsize=2)
+def address_geocoder(data_dir: str, id_field: str, name_field: str, snap_tolerance_m: float) -> AddressGeocoder:
+    """The offline address geocoder, built once per process (~3 s)."""
+    return AddressGeocoder.from_data_dir(data_dir, id_field=id_field, name_field=name_field,
+                                         snap_tolerance_m=snap_tolerance_m)
+
+
+def city_address_geocoder(settings: Settings) -> AddressGeocoder:
+    nb = settings.city["neighborhoods"]
+    return address_geocoder(str(settings.data_dir), nb["id_field"], nb["name_field"], settings.snap_tolerance_m)
+
+
+def prepare_warehouse(settings: Settings, with_neighborhoods: bool = True) -> None:
+    """Create missing tables; refresh dim_neighborhoods so loaded neighborhood ids resolve."""
+    engine = make_engine(settings.resolved_warehouse_url)
+    try:
+        init_warehouse(engine)
+        if with_neighborhoods:
+            replace_table(engine, dim_neighborhoods,
+                          neighborhood_dimension(city_neighborhoods(settings), city_population(settings),
+                                                 settings.city["city"]["projected_crs"]))
+    finally:
+        engine.dispose()
+
+
+@task(name="generate-demo-admissions", tags=["extract", "synthetic"], cache_policy=NO_CACHE)
+def generate_demo_export(path: Path, data_dir: Path, rows: int, seed: int, defect_rate: float) -> Path:
+    """Write the SYNTHETIC demo export (and its defects/truth/meta files)."""
+    return write_demo_admissions(path, data_dir, n=rows, seed=seed, defect_rate=defect_rate)
+
+
+def demo_export_path(settings: Settings) -> Path:
+    return settings.work_dir / source_config(settings, DEMO_SOURCE)["export"]
+
+
+# -- flows -----------------------------------------------------------------------------------
+
+@flow(name="treatment-admissions")
+def treatment_flow(settings: Settings | None = None, file: str | None = None) -> list[dict]:
+    """Load a provider admissions export (default: the SYNTHETIC demo export, generated if absent)."""
+    settings = settings or Settings()
+    log = get_run_logger()
+    if file:
+        path, source = Path(file), PROVIDER_SOURCE
+    else:
+        path, source = demo_export_path(settings), DEMO_SOURCE
+        if not path.exists():
+            cfg = source_config(settings, DEMO_SOURCE)
+            generate_demo_export(path, settings.data_dir, int(cfg.get("rows", 20_000)), int(cfg.get("seed", 2017)),
+                                 float(cfg.get("defect_rate", 0.035)))
+            log.info("generated a SYNTHETIC demo export of %s admissions at %s", cfg.get("rows", 20_000), path)
+    configured = settings.pseudonym_key.get_secret_value() if settings.pseudonym_key else None
+    key_file = settings.work_dir / ".pseudonym_key"
+    key, origin = resolve_pseudonym_key(configured, key_file, allow_generated=export_is_synthetic(path))
+    if origin == "generated":
+        log.warning("PULSE_PSEUDONYM_KEY is not set: generated a random pseudonymization key in %s (mode 0600) "
+                    "for the synthetic demo export; set PULSE_PSEUDONYM_KEY before loading real exports", key_file)
+    elif origin == "key file":
+        log.info("PULSE_PSEUDONYM_KEY is not set: using the demo key in %s for the synthetic export", key_file)
+
+    ctx = feed_context(settings, source)
+    prepare_warehouse(settings)
+    log.info("warehouse %s ready", redact(ctx.warehouse_url))
+    batch = land_file(ctx, path, provider_batches)
+    geocode = address_geocode_step(lambda: city_address_geocoder(settings), ADDRESS_COLUMN, zip_col="residence_zip",
+                                   engine_url=ctx.warehouse_url, cache_secret=key)
+    spec = admissions_spec(source, actionable_suite("treatment_admissions", settings.work_dir / "suites"), key,
+                           geocode, sensitive_columns(batch.columns), datetime.now())
+    summaries, failures = load_batches(ctx, spec, [batch])
+    publish_batch_artifacts(source, summaries, settings)
+    raise_if_failed(source, failures)
+    return summaries
+
+
+@flow(name="treatment-teds")
+def teds_flow(settings: Settings | None = None, files: list[str] | None = None) -> list[dict]:
+    """Load TEDS-A public-use files into fct_teds_state_admissions (state level)."""
+    settings = settings or Settings()
+    log = get_run_logger()
+    cfg = source_config(settings, TEDS_SOURCE)
+    paths = [Path(f) for f in files] if files else data_files(settings, cfg["files"])
+    year = cfg.get("admission_year")
+    ctx = feed_context(settings, TEDS_SOURCE)
+    prepare_warehouse(settings, with_neighborhoods=False)
+    batches = [land_file(ctx, p, teds_batches) for p in paths]
+    for b in batches:
+        for note in teds_column_notes(b.columns, year):
+            log.info("%s: %s", Path(b.origin).name, note)
+    spec = teds_spec(TEDS_SOURCE, actionable_suite("teds_admissions", settings.work_dir / "suites"), year)
+    summaries, failures = load_batches(ctx, spec, batches)
+    publish_batch_artifacts(TEDS_SOURCE, summaries, settings)
+    raise_if_failed(TEDS_SOURCE, failures)
+    return summaries
+
+
+@flow(name="treatment-facilities")
+def facilities_flow(settings: Settings | None = None) -> list[dict]:
+    """Load the treatment facility listings into dim_treatment_facilities with their neighborhoods."""
+    settings = settings or Settings()
+    cfg = source_config(settings, FACILITIES_SOURCE)
+    known = sorted(rel for rel, _ in treatment_facilities.SOURCE_FILES.values())
+    if sorted(cfg.get("files", [])) != known:
+        raise ConfigError(settings.city_config, f"[sources.{FACILITIES_SOURCE}] files must be the adapter's layouts",
+                          f"Set files = {known}")
+    paths = data_files(settings, cfg["files"])
+    ctx = feed_context(settings, FACILITIES_SOURCE)
+    prepare_warehouse(settings)
+    batch = land_facilities(ctx, settings.data_dir, paths)
+    city = settings.city["city"]
+    spec = facilities_spec(FACILITIES_SOURCE, city_neighborhoods(settings), city["bbox"], city["projected_crs"],
+                           settings.snap_tolerance_m)
+    summaries, failures = load_batches(ctx, spec, [batch])
+    publish_batch_artifacts(FACILITIES_SOURCE, summaries, settings)
+    raise_if_failed(FACILITIES_SOURCE, failures)
+    return summaries
+
+
+@flow(name="treatment-feeds")
+def run_treatment_feeds(settings: Settings | None = None) -> list[dict]:
+    """Run the facility, TEDS and admissions flows; return their batch summaries.
+
+    Every feed runs even when an earlier one fails; then the first failure is raised.
+    """
+    settings = settings or Settings()
+    log = get_run_logger()
+    summaries, errors = [], []
+    for feed in (facilities_flow, teds_flow, treatment_flow):
+        state = feed(settings=settings, return_state=True)
+        if state.is_completed():
+            summaries += state.result()
+        else:
+            exc = state.result(raise_on_failure=False)
+            log.error("%s failed: %s", feed.name, exc)
+            errors.append(exc)
+    if errors:
+        raise errors[0] if isinstance(errors[0], BaseException) else RuntimeError(str(errors[0]))
+    return summaries

@@ -1,0 +1,127 @@
+"""The trends and report flows on a small hand-made warehouse, on DuckDB and PostgreSQL."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from flows.police_incidents import police_incidents_flow
+from flows.report import report_flow
+from flows.trends import trends_flow
+from tests.police_files import real_rows, write_csv
+from tests.trend_warehouse import (CLUSTER, LAST_DAY, PROGRAM_AREA, PROGRAM_START, SPIKE_AREA, SPIKE_DAY,
+                                   build_trend_warehouse)
+from warehouse.engine import make_engine
+
+
+def table(url: str, name: str) -> pd.DataFrame:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            frame = pd.read_sql(sa.text(f'SELECT * FROM "{name}"'), conn)
+    finally:
+        engine.dispose()
+    for col in ("period_start", "period_end", "started_on"):
+        if col in frame:
+            frame[col] = pd.to_datetime(frame[col])
+    return frame
+
+
+def comparable(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The table without the run timestamp, in a stable order (floats rounded against driver noise)."""
+    out = frame.drop(columns="computed_at").sort_values(keys, na_position="first").reset_index(drop=True)
+    for col in out.select_dtypes("float").columns:
+        out[col] = out[col].round(9)
+    return out.astype(object).where(out.notna(), None)
+
+
+def artifact_keys() -> set[str]:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return {a.key for a in client.read_artifacts() if a.key}
+
+
+@pytest.fixture
+def trend_settings(settings_factory, warehouse_url):
+    settings = settings_factory(warehouse_url)
+    build_trend_warehouse(warehouse_url, settings)
+    return settings
+
+
+def test_trends_flow_writes_signals_and_reruns_identically(prefect_harness, trend_settings, warehouse_url):
+    first = trends_flow(settings=trend_settings)
+    signals, impact = table(warehouse_url, "trend_signals"), table(warehouse_url, "program_impact")
+    assert first["written"] == {"trend_signals": len(signals), "program_impact": len(impact)}
+    assert first["skipped"] == {}
+
+    # Partial periods are dropped: the data end on Thursday 2018-06-14.
+    assert signals["period_end"].max() <= LAST_DAY
+    ends = signals.groupby("grain")["period_end"].max()
+    assert ends["month"] == pd.Timestamp("2018-05-31") and ends["week"] <= pd.Timestamp("2018-06-10")
+
+    mk = signals[signals["method"] == "seasonal_mann_kendall"]
+    assert len(mk) == 78  # 77 community areas + citywide
+    city = mk[mk["neighborhood_id"].isna()].iloc[0]
+    assert city["level"] == "decreasing" and city["score"] < 0
+    assert set(mk.loc[mk["neighborhood_id"].isin(CLUSTER), "level"]) == {"decreasing"}
+
+    spike = signals[(signals["neighborhood_id"] == SPIKE_AREA) & (signals["grain"] == "day")
+                    & (signals["period_start"] == SPIKE_DAY)]
+    assert {"ears_c1", "ears_c2"} <= set(spike["method"]) and set(spike["level"]) == {"alarm"}
+    assert json.loads(spike[spike["method"] == "ears_c1"].iloc[0]["details"])["value"] >= 12
+
+    hot = signals[signals["method"] == "emerging_hotspot"]
+    assert len(hot) == 77
+    assert hot.loc[hot["neighborhood_id"].isin(CLUSTER), "level"].str.endswith("hot_spot").all()
+
+    est = impact[impact["program_id"] == "demo-001"].set_index("method")
+    assert set(est.index) == {"its", "did"} and est["estimate"].notna().all()
+    assert (est["neighborhood_id"] == PROGRAM_AREA).all() and (est["started_on"] == PROGRAM_START).all()
+    assert est.loc["its", "n_pre"] == 14 and est.loc["its", "n_post"] == 15  # 2016-01..2017-02 | 2017-03..2018-05
+    skipped = impact[impact["method"] == "not_estimated"].set_index("program_id")["details"].map(json.loads)
+    assert "library branch" in skipped["cpl-douglass"]["skipped"]
+    assert "not geocoded" in skipped["demo-002"]["skipped"]
+
+    # The spike on 2018-06-12 lies in the last week of data: it is alerted and sent as an event.
+    assert first["n_alerts"] >= 1 and first["n_events"] == first["n_alerts"]
+    assert {"trend-alerts", "trend-summary"} <= artifact_keys()
+
+    second = trends_flow(settings=trend_settings)
+    assert second["n_alerts"] == 0 and second["n_events"] == 0
+    keys = ["metric", "grain", "method", "neighborhood_id", "period_start"]
+    pd.testing.assert_frame_equal(comparable(table(warehouse_url, "trend_signals"), keys), comparable(signals, keys))
+    pd.testing.assert_frame_equal(comparable(table(warehouse_url, "program_impact"), ["program_id", "method"]),
+                                  comparable(impact, ["program_id", "method"]))
+
+
+def test_report_flow_writes_one_offline_html_file(prefect_harness, trend_settings, warehouse_url):
+    trends_flow(settings=trend_settings)
+    path = report_flow(settings=trend_settings)
+    assert path == trend_settings.reports_dir / "index.html"
+    dated = list(trend_settings.reports_dir.glob("report-*.html"))
+    assert len(dated) == 1 and dated[0].read_text(encoding="utf-8") == path.read_text(encoding="utf-8")
+    html = path.read_text(encoding="utf-8")
+    lower = html.lower()
+    assert "<script" not in lower and "<link" not in lower and "@import" not in lower
+    assert "http://" not in lower and "https://" not in lower
+    assert html.count("<path ") >= 2 * 77
+    assert "Austin" in html and "West Garfield Park" in html
+    assert "SYNTHETIC" in html and "not estimated: library branch" in html
+    assert "pulse-report" in artifact_keys()
+
+
+def test_short_real_load_skips_what_it_cannot_estimate(prefect_harness, settings_factory, duckdb_url, data_dir,
+                                                       tmp_path):
+    settings = settings_factory(duckdb_url)
+    police_incidents_flow(settings=settings, files=[str(write_csv(real_rows(data_dir, 300, "22"),
+                                                                  tmp_path / "jan2016.csv"))])
+    out = trends_flow(settings=settings)
+    # 300 incidents of one day (2016-01-03): no complete month, too short for any alarm baseline.
+    assert set(out["skipped"]) == {"mann_kendall drug_incidents", "emerging_hotspot", "ears weekly"}
+    assert out["skipped"]["emerging_hotspot"] == "no complete month between 2016-01-03 and 2016-01-03"
+    assert out["written"] == {"trend_signals": 0, "program_impact": 0}
+    html = report_flow(settings=settings).read_text(encoding="utf-8")
+    assert "Community Pulse report" in html and html.count("<path ") >= 2 * 77
