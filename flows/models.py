@@ -66,8 +66,8 @@ def models_flow(settings: Settings | None = None) -> list[dict]:
         for r in built:
             log.info("%-28s %-5s %10s rows %6.2f s", r["name"], r["materialization"], f"{r['rows']:,}", r["seconds"])
         results.extend(built)
-    create_table_artifact(key="models-build", table=[{k: r[k] for k in ("name", "materialization", "status", "rows", "seconds")}
-                                                     for r in results],
+    columns = ("name", "materialization", "status", "rows", "seconds")
+    create_table_artifact(key="models-build", table=[{k: r[k] for k in columns} for r in results],
                           description="Warehouse models built by this run (rows, seconds)")
     return results
 

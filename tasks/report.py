@@ -113,7 +113,9 @@ def findings(data: ReportData, names: dict[str, str]) -> list[str]:
                        _admissions(data.signals),
                        _hotspots(data.signals, data.monthly, data.neighborhoods, names),
                        _alarms(data.signals, names), _programs(data.impact, names), _quality(data.quality)) if s]
-    return out or ["No trend results yet: run the trends flow (pulse trends) after loading incidents."]
+    if data.signals.empty:
+        out.insert(0, "<b>No trend results yet</b>: run the trends flow (pulse trends) after loading incidents.")
+    return out
 
 
 def _yearly_change(city: pd.Series) -> str:

@@ -259,7 +259,9 @@ def select_alerts(signals: pd.DataFrame, previous: pd.DataFrame, last_day: pd.Ti
     recent = pd.to_datetime(signals["period_end"]) > last_day - pd.Timedelta(days=window_days)
     is_alarm = signals["method"].str.startswith("ears_") & signals["level"].eq("alarm") & recent
     is_hot = signals["method"].eq("emerging_hotspot") & signals["level"].isin(ALERT_HOTSPOT_LEVELS)
-    candidates = signals[is_alarm | is_hot]
+    candidates = signals[is_alarm | is_hot].copy()
+    ids = candidates["neighborhood_id"].astype(object)
+    candidates["neighborhood_id"] = ids.where(ids.notna(), None)  # citywide stays None, not NaN
     keys = ["neighborhood_id", "metric", "grain", "method", "period_start", "level"]
     if previous.empty:
         return candidates.reset_index(drop=True)

@@ -84,7 +84,8 @@ def parse_model(path: Path) -> Model:
     _ident(name, path)
     layer = name.split("_", 1)[0]
     if layer not in LAYERS or "_" not in name:
-        raise ConfigError(path, f"model name '{name}' has no layer prefix", f"Start it with one of {[f'{x}_' for x in LAYERS]}")
+        raise ConfigError(path, f"model name '{name}' has no layer prefix",
+                          f"Start it with one of {[f'{x}_' for x in LAYERS]}")
     template = path.read_text(encoding="utf-8")
     header = {}
     for line in template.splitlines():
@@ -290,7 +291,8 @@ def build_models(engine: Engine, threshold: int = 10, select: Sequence[str] | No
     failed = [r for r in results if r["status"] == "failed"]
     if failed:
         first = failed[0]
-        raise ModelBuildError(models[first["name"]].path, f"{len(failed)} model(s) failed; {first['name']}: {first['error']}",
+        raise ModelBuildError(models[first["name"]].path,
+                              f"{len(failed)} model(s) failed; {first['name']}: {first['error']}",
                               "Fix the SQL and rebuild; failed models keep their previous version", results)
     return results
 

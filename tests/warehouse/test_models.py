@@ -149,7 +149,8 @@ def test_models_flow_on_a_loaded_warehouse(prefect_harness, settings_factory, wa
         total = one(engine, "SELECT count(*), count(*) FILTER (WHERE is_drug_offense) FROM fct_incidents")
         assert one(engine, "SELECT n_incidents, n_drug_incidents FROM mart_citywide_daily WHERE date = :d",
                    d=date(2016, 1, 3)) == total
-        assert one(engine, "SELECT count(*), sum(n_drug_incidents) FROM mart_neighborhood_daily") == (77, sum(r[3] for r in direct))
+        assert one(engine, "SELECT count(*), sum(n_drug_incidents) FROM mart_neighborhood_daily") == \
+            (77, sum(r[3] for r in direct))
 
         # Suppression: 3 -> NULL + flag, 12 -> 12, 0 -> 0; rates follow the suppressed counts.
         pop = dict(rows(engine, "SELECT neighborhood_id, population_2010 FROM dim_neighborhoods"))

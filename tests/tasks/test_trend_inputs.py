@@ -1,0 +1,83 @@
+"""Tests for the pure preparation in tasks.trend_inputs: complete periods, program selection, alerts."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tasks.trend_inputs import Span, complete_range, period_series, select_alerts, split_programs
+
+T = pd.Timestamp
+REAL = Span(T("2015-01-01"), T("2018-11-12"))  # Thursday .. Monday
+
+
+@pytest.mark.parametrize("span, grain, expected", [
+    (REAL, "day", (T("2015-01-01"), T("2018-11-12"))),
+    (REAL, "week", (T("2015-01-05"), T("2018-11-05"))),
+    (REAL, "month", (T("2015-01-01"), T("2018-10-01"))),
+    (Span(T("2016-02-01"), T("2016-02-29")), "month", (T("2016-02-01"), T("2016-02-01"))),
+    (Span(T("2016-01-04"), T("2016-01-10")), "week", (T("2016-01-04"), T("2016-01-04"))),
+    (Span(T("2016-01-05"), T("2016-01-10")), "week", None),
+], ids=["real-day", "real-week", "real-month", "exact-leap-month", "exact-week", "no-full-week"])
+def test_complete_range_drops_partial_periods(span, grain, expected):
+    assert complete_range(span, grain) == expected
+
+
+def daily(rows):
+    return pd.DataFrame(rows, columns=["neighborhood_id", "day", "value"]).assign(
+        day=lambda f: pd.to_datetime(f["day"]), value=lambda f: f["value"].astype(float))
+
+
+def test_period_series_fills_zeros_and_counts_ungeocoded_citywide():
+    frame = daily([("1", "2016-01-04", 2), ("1", "2016-01-12", 1), (None, "2016-01-05", 4),
+                   ("2", "2016-01-03", 9), ("2", "2016-01-18", 5)])  # 01-03 and 01-18 lie in partial weeks
+    out = period_series(frame, "week", Span(T("2016-01-03"), T("2016-01-18")), ids=["1", "2", "3"])
+    got = {(r.neighborhood_id, f"{r.period_start:%m-%d}"): r.value for r in out.itertuples()}
+    assert got == {(None, "01-04"): 6.0, (None, "01-11"): 1.0, ("1", "01-04"): 2.0, ("1", "01-11"): 1.0,
+                   ("2", "01-04"): 0.0, ("2", "01-11"): 0.0, ("3", "01-04"): 0.0, ("3", "01-11"): 0.0}
+    assert list(out.columns) == ["neighborhood_id", "period_start", "value"]
+
+
+def test_period_series_without_a_complete_period_is_empty():
+    out = period_series(daily([("1", "2016-01-05", 1)]), "month", Span(T("2016-01-05"), T("2016-01-20")))
+    assert out.empty and list(out.columns) == ["neighborhood_id", "period_start", "value"]
+
+
+def test_split_programs_keeps_estimable_and_says_why_for_the_rest():
+    programs = pd.DataFrame({
+        "program_id": ["demo-1", "cpl-a", "demo-2", "demo-3", "demo-4"],
+        "program_type": ["outreach", "library", "outreach", "outreach", "diversion"],
+        "neighborhood_id": ["25", "25", None, "26", "27"],
+        "started_on": pd.to_datetime(["2016-05-02", "2019-01-01", "2016-05-02", "2014-06-02", "2018-10-29"]),
+    })
+    eligible, skipped = split_programs(programs, T("2015-01-01"), T("2018-10-01"), "drug_incidents")
+    assert eligible["program_id"].tolist() == ["demo-1", "demo-4"]  # a start in the last month is the model's call
+    reasons = dict(zip(skipped["program_id"], skipped["details"].map(lambda d: json.loads(d)["skipped"])))
+    assert reasons["cpl-a"].startswith("library branch")
+    assert reasons["demo-2"] == "program site has no neighborhood (not geocoded)"
+    assert reasons["demo-3"] == "start month outside the incident series 2015-01..2018-10"
+    assert set(skipped["method"]) == {"not_estimated"} and skipped["estimate"].isna().all()
+
+
+def signal(nid, method, level, start, end, grain="day"):
+    return {"neighborhood_id": nid, "metric": "drug_incidents", "period_start": T(start), "period_end": T(end),
+            "method": method, "statistic": 4.0, "p_value": np.nan, "score": 1.0, "level": level, "details": "{}",
+            "grain": grain}
+
+
+def test_select_alerts_takes_recent_alarms_and_emerging_hot_spots_once():
+    signals = pd.DataFrame([
+        signal("8", "ears_c1", "alarm", "2018-11-12", "2018-11-12"),
+        signal(None, "ears_c2", "alarm", "2018-11-05", "2018-11-11", grain="week"),  # the last complete week
+        signal("8", "ears_c1", "alarm", "2018-11-05", "2018-11-05"),  # 8 days before the end: old news
+        signal("25", "emerging_hotspot", "intensifying_hot_spot", "2015-01-01", "2018-10-31", grain="month"),
+        signal("23", "emerging_hotspot", "persistent_hot_spot", "2015-01-01", "2018-10-31", grain="month"),
+        signal(None, "seasonal_mann_kendall", "decreasing", "2015-01-01", "2018-10-31", grain="month"),
+    ])
+    first = select_alerts(signals, signals.iloc[0:0], T("2018-11-12"))
+    assert [(r.neighborhood_id, r.method) for r in first.itertuples()] == [
+        ("8", "ears_c1"), (None, "ears_c2"), ("25", "emerging_hotspot")]
+    previous = signals[["neighborhood_id", "metric", "grain", "method", "period_start", "level"]]
+    assert select_alerts(signals, previous, T("2018-11-12")).empty
