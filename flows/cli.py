@@ -71,7 +71,7 @@ def print_batches(summaries: list[dict], settings: Settings) -> None:
 
 @ingest_app.command("police")
 def ingest_police(source: str = typer.Option("police_chicago", help="Source slug in the city config."),
-                  mode: str = typer.Option("files", help="files | api"),
+                  mode: Optional[str] = typer.Option(None, help="files | api (default: PULSE_POLICE_MODE, files)"),
                   since: Optional[str] = typer.Option(None, help="API: load records updated after this timestamp "
                                                       "(default: the stored watermark)."),
                   file: Optional[list[Path]] = typer.Option(None, help="Load these files instead of the configured ones.")):

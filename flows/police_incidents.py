@@ -9,6 +9,7 @@ from flows.common import load_batches, raise_if_failed
 from flows.context import city_neighborhoods, city_population, police_context, police_files
 from flows.reporting import publish_batch_artifacts
 from flows.settings import Settings
+from tasks.errors import ConfigError
 from tasks.ingest_steps import land_file
 from tasks.neighborhoods import neighborhood_dimension
 from tasks.police_steps import feed_spec, land_api_pages
@@ -17,11 +18,14 @@ from warehouse.load import get_watermark, init_warehouse, replace_table, set_wat
 from warehouse.metadata import dim_neighborhoods
 
 
-@flow(name="police-incidents", flow_run_name="police-incidents {source} ({mode})")
-def police_incidents_flow(source: str = "police_chicago", mode: str = "files", since: str | None = None,
+@flow(name="police-incidents", flow_run_name="police-incidents {source}")
+def police_incidents_flow(source: str = "police_chicago", mode: str | None = None, since: str | None = None,
                           files: list[str] | None = None, settings: Settings | None = None) -> list[dict]:
     """Load police incidents from files (default) or the Socrata API (``mode='api'``)."""
     settings = settings or Settings()
+    mode = mode or settings.police_mode
+    if mode not in ("files", "api"):
+        raise ConfigError("police mode", f"unknown mode {mode!r}", "Use 'files' or 'api' (PULSE_POLICE_MODE)")
     log = get_run_logger()
     ctx = police_context(settings, source)
     neighborhoods = city_neighborhoods(settings)

@@ -34,8 +34,8 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the warehouse; default duckdb:///<work_dir>/pulse.duckdb.",
     )
     city_config: Path = Field(default=REPO_ROOT / "config" / "chicago.toml")
-    police_source: str = Field(
-        default="files", description="'files' (CSV/CSV.gz in the data dir) or 'api' (Socrata)."
+    police_mode: str = Field(
+        default="files", description="'files' (CSV/CSV.gz in the data dir) or 'api' (the source's Socrata API)."
     )
     socrata_app_token: SecretStr | None = None
     pseudonym_key: SecretStr | None = Field(

@@ -312,7 +312,8 @@ def rate_map(data: ReportData, shapes, names) -> str:
     fills = {i: RATE_COLORS[k] for i, k in zip(rate.index, klass)}
     titles = {i: f"{names.get(i, i)}: {rate[i]:,.1f} per 10,000 ({n[i]:,.0f} incidents)" if i in rate
               else f"{names.get(i, i)}: no population" for i in shapes.paths}
-    legend = [(RATE_COLORS[k], f"{edges[k]:,.0f} – {edges[k + 1]:,.0f}") for k in range(len(edges) - 1)]
+    digits = 1 if edges[-1] < 20 else 0  # sparse data: 0.4 - 1.2 rather than 0 - 1
+    legend = [(RATE_COLORS[k], f"{edges[k]:,.{digits}f} – {edges[k + 1]:,.{digits}f}") for k in range(len(edges) - 1)]
     first = recent["period_start"].min()
     return section("Drug incidents per 10,000 residents",
                    choropleth(shapes, fills, titles, legend, "incident rate map"),

@@ -157,7 +157,7 @@ def test_fixing_a_program_releases_its_orphaned_sessions(prefect_harness, settin
 
 CPL_BAD = [
     ("cpl_visitors_bad_count.csv", ["column 'MARCH' holds 'n/a'", "_2021.csv:2"]),
-    ("cpl_visitors_no_branch.csv", ["branch column is missing"]),
+    ("cpl_visitors_no_branch.csv", ["column 'BRANCH' is missing"]),
     ("cpl_visitors_header_only.csv", ["header but no data rows"]),
     ("cpl_visitors_latin1.csv", ["not UTF-8"]),
     ("cpl_visitors_no_march.csv", ["column 'MARCH' is missing"]),

@@ -29,10 +29,11 @@ def test_report_renders_offline_in_chromium(prefect_harness, settings_factory, d
 
     requests: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM),
-                                     args=[*CHROMIUM_ARGS, f"--user-data-dir={tmp_path / 'chromium'}"])
+        # Playwright sets --user-data-dir itself from the persistent context's folder.
+        browser = pw.chromium.launch_persistent_context(str(tmp_path / "chromium"), executable_path=str(CHROMIUM),
+                                                        args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 900})
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page = browser.new_page()
             page.on("request", lambda req: requests.append(req.url))
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
