@@ -12,6 +12,7 @@ from rich.table import Table
 
 from flows.settings import Settings
 from tasks.errors import PulseError
+from warehouse.engine import redact
 
 app = typer.Typer(help="community-pulse: drug-offense, treatment and program data to a neighborhood warehouse.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -59,10 +60,11 @@ def run_flow(fn, **kwargs):
 
 def print_batches(summaries: list[dict], settings: Settings) -> None:
     table = Table(title="Batches", show_lines=False)
-    for col in ("batch", "status", "read", "loaded", "new", "updated", "quarantined", "geocode precision"):
+    for col in ("batch", "table", "status", "read", "loaded", "new", "updated", "quarantined", "geocode precision"):
         table.add_column(col, justify="right" if col in ("read", "loaded", "new", "updated", "quarantined") else "left")
     for s in summaries:
-        table.add_row(Path(s.get("origin") or s["batch_id"]).name, s["status"], f"{s.get('rows_read', 0):,}",
+        table.add_row(Path(s.get("origin") or s["batch_id"]).name, s.get("table", ""), s["status"],
+                      f"{s.get('rows_read', 0):,}",
                       f"{s.get('rows_loaded', 0):,}", f"{s.get('rows_inserted', 0):,}", f"{s.get('rows_updated', 0):,}",
                       f"{s.get('rows_quarantined', 0):,}",
                       ", ".join(f"{k} {v:,}" for k, v in sorted(s.get("geocode_precision", {}).items())))
@@ -84,17 +86,82 @@ def ingest_police(source: str = typer.Option("police_chicago", help="Source slug
     print_batches(summaries, settings)
 
 
+models_app = typer.Typer(help="Warehouse SQL models.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("build")
+def models_build():
+    """Load the reference tables and (re)build every SQL model (stg, dim, int, mart)."""
+    from flows.models import models_flow
+
+    results = run_flow(models_flow, settings=Settings())
+    built = [r for r in results if r["status"] == "built"]
+    console.print(f"{len(built)} models built: " + ", ".join(r["name"] for r in built), highlight=False)
+
+
+@app.command("trends")
+def trends():
+    """Detect trends, spikes and hot spots; estimate program impact (trend_signals, program_impact)."""
+    from flows.trends import trends_flow
+
+    out = run_flow(trends_flow, settings=Settings())
+    console.print(_trend_line(out), highlight=False)
+
+
+@app.command("report")
+def report():
+    """Write the analyst report (one offline HTML file) and print where it is."""
+    from flows.report import report_flow
+
+    path = run_flow(report_flow, settings=Settings())
+    console.print(f"Report: [bold]{path}[/]")
+
+
+def _trend_line(out: dict) -> str:
+    written = ", ".join(f"{k} {v:,}" for k, v in out.get("written", {}).items())
+    return (f"Trends: {written} rows; {out.get('n_alerts', 0)} new alerts; "
+            f"{out.get('n_programs_estimated', 0)} programs estimated")
+
+
 @app.command("run")
 def run_all():
-    """The main job: load every feed into the warehouse, then print where to look."""
+    """The main job: every feed, then models, trends and the report; prints where to look."""
+    from flows.models import models_flow
     from flows.police_incidents import police_incidents_flow
+    from flows.programs import run_program_feeds
+    from flows.report import report_flow
+    from flows.treatment import run_treatment_feeds
+    from flows.trends import trends_flow
 
     settings = Settings()
+    console.rule("police incidents")
     summaries = run_flow(police_incidents_flow, settings=settings)
+    console.rule("treatment admissions, TEDS-A, facilities")
+    summaries += run_flow(run_treatment_feeds, settings=settings)
+    console.rule("programs and attendance")
+    summaries += run_flow(run_program_feeds, settings=settings)
+    console.rule("models, trends, report")
+    models = run_flow(models_flow, settings=settings)
+    trend_out = run_flow(trends_flow, settings=settings)
+    report_path = run_flow(report_flow, settings=settings)
     print_batches(summaries, settings)
-    console.print(f"\nWarehouse: [bold]{settings.resolved_warehouse_url}[/]")
-    console.print(f"Validation report: {settings.validation_dir / 'index.html'}")
-    console.print("Try (duckdb CLI or Python):\n" + EXAMPLE_QUERY, highlight=False)
+    console.print(f"{sum(r['status'] == 'built' for r in models)} models built. {_trend_line(trend_out)}",
+                  highlight=False)
+    console.print(f"\nWarehouse: [bold]{redact(settings.resolved_warehouse_url)}[/]")
+    console.print(f"Validation report (GX Data Docs): {settings.validation_dir / 'index.html'}")
+    console.print(f"Analyst report: [bold]{report_path}[/]")
+    console.print("Try (duckdb CLI or Python, read-only):\n" + EXAMPLE_QUERY, highlight=False)
+
+
+def _register_feature_commands() -> None:
+    from flows import cli_programs, cli_treatment, cli_warehouse
+
+    for module in (cli_treatment, cli_programs, cli_warehouse):
+        module.register(app)
+
+
+_register_feature_commands()
 
 
 def main() -> None:  # pragma: no cover

@@ -11,6 +11,7 @@ from flows.settings import Settings
 from warehouse.engine import make_engine, redact
 from warehouse.load import init_warehouse
 from warehouse.models import LAYERS, build_models, discover_models
+from warehouse.roles import apply_grants
 from warehouse.seeds import load_seeds
 
 
@@ -43,6 +44,15 @@ def build_layer_task(warehouse_url: str, layer: str, names: list[str], threshold
         engine.dispose()
 
 
+@task(name="apply-grants", cache_policy=NO_CACHE)
+def apply_grants_task(warehouse_url: str) -> None:
+    engine = make_engine(warehouse_url)
+    try:
+        apply_grants(engine)
+    finally:
+        engine.dispose()
+
+
 @flow(name="models", flow_run_name="models")
 def models_flow(settings: Settings | None = None) -> list[dict]:
     """Seed the reference tables and (re)build every SQL model; return one dict per model.
@@ -58,14 +68,19 @@ def models_flow(settings: Settings | None = None) -> list[dict]:
     log.info("seeds loaded into %s: %s", redact(url), ", ".join(f"{k} {v:,} rows" for k, v in seeded.items()))
     models = discover_models()
     results: list[dict] = []
-    for layer in LAYERS:
-        names = [n for n, m in models.items() if m.layer == layer]
-        if not names:
-            continue
-        built = build_layer_task(url, layer, names, settings.small_cell_threshold)
-        for r in built:
-            log.info("%-28s %-5s %10s rows %6.2f s", r["name"], r["materialization"], f"{r['rows']:,}", r["seconds"])
-        results.extend(built)
+    try:
+        for layer in LAYERS:
+            names = [n for n, m in models.items() if m.layer == layer]
+            if not names:
+                continue
+            built = build_layer_task(url, layer, names, settings.small_cell_threshold)
+            for r in built:
+                log.info("%-28s %-5s %10s rows %6.2f s", r["name"], r["materialization"], f"{r['rows']:,}",
+                         r["seconds"])
+            results.extend(built)
+    finally:
+        # Rebuilt models are new tables: re-open the analyst allowlist (PostgreSQL; no-op on DuckDB).
+        apply_grants_task(url)
     columns = ("name", "materialization", "status", "rows", "seconds")
     create_table_artifact(key="models-build", table=[{k: r[k] for k in columns} for r in results],
                           description="Warehouse models built by this run (rows, seconds)")

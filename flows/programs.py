@@ -17,6 +17,7 @@ from flows.context import city_neighborhoods, city_population
 from flows.reporting import publish_batch_artifacts
 from flows.secrets import pseudonym_key
 from flows.settings import Settings
+from schemas.programs import program_suite_parameters
 from tasks.address_geocode_step import address_geocode_step
 from tasks.address_geocoder import AddressGeocoder
 from tasks.errors import ConfigError, InputError, PulseError
@@ -28,7 +29,6 @@ from tasks.program_steps import (SITE_ADDRESS, LazyStep, ProgramContext, cpl_loc
                                  library_programs_batch, program_fingerprint, programs_spec, referenced_ids,
                                  revalidation_batch, roster_spec, session_fingerprint, sessions_spec,
                                  retry_unless_user_error, standardize_library)
-from schemas.programs import program_suite_parameters
 from tasks.sources import programs_cpl as cpl
 from tasks.sources import programs_demo as demo
 from warehouse.engine import make_engine
@@ -141,8 +141,8 @@ def library_programs_flow(source: str = LIBRARY, files: list[str] | None = None,
     paths = _existing(settings, files or cfg["files"], relative=not files)
     where = locations_file or cfg.get("locations_file")
     visitors = [land(ctx, p, cpl_visitors_reader) for p in paths]
-    locations = land(ctx, _existing(settings, [where], relative=not locations_file)[0],
-                          cpl_locations_reader) if where else None
+    locations = (land(ctx, _existing(settings, [where], relative=not locations_file)[0], cpl_locations_reader)
+                 if where else None)
 
     years, combined = standardize_library(visitors, locations)
     for issue in combined.issues.itertuples():

@@ -18,14 +18,14 @@ from warehouse.trend_tables import program_impact, trend_signals  # noqa: F401  
 
 
 @task(name="read-report-inputs", tags=["warehouse"], retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def read_report_data(url: str, projected_crs: str, city: str) -> ReportData:
-    """Return the report's aggregates: signals, impact, series, neighborhoods, data quality."""
+def read_report_data(url: str, projected_crs: str, city: str) -> ReportData | None:
+    """Return the report's aggregates: signals, impact, series, neighborhoods, data quality (None: no incidents)."""
     engine = make_engine(url)
     try:
         init_warehouse(engine)
         span = ti.read_incident_span(engine)
         if span is None:
-            raise InputError("fct_incidents", "holds no incidents", "Load incidents first: pulse ingest police")
+            return None
         hoods = ti.read_neighborhoods(engine)
         daily = ti.read_drug_incidents_daily(engine)
         ids = hoods["neighborhood_id"].tolist()
@@ -39,6 +39,9 @@ def read_report_data(url: str, projected_crs: str, city: str) -> ReportData:
         )
     finally:
         engine.dispose()
+
+
+render_task = task(render_report, name="render-report", cache_policy=NO_CACHE)
 
 
 @task(name="write-report", cache_policy=NO_CACHE)
@@ -61,9 +64,11 @@ def report_flow(settings: Settings | None = None) -> Path:
     city = settings.city["city"]
     data = read_report_data(settings.resolved_warehouse_url, city.get("projected_crs", "EPSG:3857"),
                             city.get("name", "City"))
+    if data is None:
+        raise InputError("fct_incidents", "holds no incidents", "Load incidents first: pulse ingest police")
     if data.signals.empty:
         log.warning("trend_signals is empty: run the trends flow first for maps and alarms")
-    html = render_report(data)
+    html = render_task(data)
     path = write_report(html, settings.reports_dir, data.generated_at)
     uri = path.resolve().as_uri()
     create_link_artifact(key="pulse-report", link=uri, link_text="Community Pulse report (HTML)",

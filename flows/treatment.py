@@ -18,6 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.common import load_batches, raise_if_failed
 from flows.context import city_neighborhoods, city_population
 from flows.reporting import publish_batch_artifacts
+from flows.secrets import KEY_FILE, pseudonym_key
 from flows.settings import Settings
 from tasks.address_geocode_step import address_geocode_step
 from tasks.address_geocoder import AddressGeocoder
@@ -26,8 +27,8 @@ from tasks.ingest_steps import FeedContext, land_file
 from tasks.neighborhoods import neighborhood_dimension
 from tasks.sources import treatment_facilities
 from tasks.sources.treatment_demo import write_demo_admissions
-from tasks.treatment_steps import (ADDRESS_COLUMN, actionable_suite, admissions_spec, export_is_synthetic,
-                                   facilities_spec, land_facilities, provider_batches, resolve_pseudonym_key,
+from tasks.treatment_steps import (ADDRESS_COLUMN, SUITES, admissions_spec, export_is_synthetic,
+                                   facilities_spec, land_facilities, provider_batches,
                                    sensitive_columns, teds_batches, teds_column_notes, teds_spec)
 from warehouse.engine import make_engine, redact
 from warehouse.load import init_warehouse, replace_table
@@ -96,6 +97,43 @@ def demo_export_path(settings: Settings) -> Path:
     return settings.work_dir / source_config(settings, DEMO_SOURCE)["export"]
 
 
+def admissions_input(settings: Settings, file: str | None, log) -> tuple[Path, str]:
+    """Return (export path, source slug): the given file, or the demo export (generated when absent)."""
+    if file:
+        return Path(file), PROVIDER_SOURCE
+    path = demo_export_path(settings)
+    if not path.exists():
+        cfg = source_config(settings, DEMO_SOURCE)
+        rows = int(cfg.get("rows", 20_000))
+        generate_demo_export(path, settings.data_dir, rows, int(cfg.get("seed", 2017)),
+                             float(cfg.get("defect_rate", 0.035)))
+        log.info("generated a SYNTHETIC demo export of %d admissions at %s", rows, path)
+    return path, DEMO_SOURCE
+
+
+def admissions_key(settings: Settings, export: Path, log) -> bytes:
+    """Return the pseudonymization key for an export (``flows.secrets.pseudonym_key``).
+
+    Without PULSE_PSEUDONYM_KEY only a synthetic export (the demo) may use the work-dir key file
+    (created once, mode 0600); a real export fails with one line. The key is never logged.
+    """
+    if settings.pseudonym_key is not None:
+        return pseudonym_key(settings)
+    if not export_is_synthetic(export):
+        raise ConfigError("PULSE_PSEUDONYM_KEY", "is not set; client ids of treatment admissions are pseudonymized "
+                          "with it", 'Set it to a random secret, e.g. export PULSE_PSEUDONYM_KEY="$(python -c '
+                          "'import secrets; print(secrets.token_hex(32))')\"")
+    key_file = settings.work_dir / KEY_FILE
+    existed = key_file.exists()
+    key = pseudonym_key(settings)
+    if existed:
+        log.info("PULSE_PSEUDONYM_KEY is not set: using the demo key in %s for the synthetic export", key_file)
+    else:
+        log.warning("PULSE_PSEUDONYM_KEY is not set: generated a random pseudonymization key in %s (mode 0600) "
+                    "for the synthetic demo export; set PULSE_PSEUDONYM_KEY before loading real exports", key_file)
+    return key
+
+
 # -- flows -----------------------------------------------------------------------------------
 
 @flow(name="treatment-admissions")
@@ -103,31 +141,15 @@ def treatment_flow(settings: Settings | None = None, file: str | None = None) ->
     """Load a provider admissions export (default: the SYNTHETIC demo export, generated if absent)."""
     settings = settings or Settings()
     log = get_run_logger()
-    if file:
-        path, source = Path(file), PROVIDER_SOURCE
-    else:
-        path, source = demo_export_path(settings), DEMO_SOURCE
-        if not path.exists():
-            cfg = source_config(settings, DEMO_SOURCE)
-            generate_demo_export(path, settings.data_dir, int(cfg.get("rows", 20_000)), int(cfg.get("seed", 2017)),
-                                 float(cfg.get("defect_rate", 0.035)))
-            log.info("generated a SYNTHETIC demo export of %s admissions at %s", cfg.get("rows", 20_000), path)
-    configured = settings.pseudonym_key.get_secret_value() if settings.pseudonym_key else None
-    key_file = settings.work_dir / ".pseudonym_key"
-    key, origin = resolve_pseudonym_key(configured, key_file, allow_generated=export_is_synthetic(path))
-    if origin == "generated":
-        log.warning("PULSE_PSEUDONYM_KEY is not set: generated a random pseudonymization key in %s (mode 0600) "
-                    "for the synthetic demo export; set PULSE_PSEUDONYM_KEY before loading real exports", key_file)
-    elif origin == "key file":
-        log.info("PULSE_PSEUDONYM_KEY is not set: using the demo key in %s for the synthetic export", key_file)
-
+    path, source = admissions_input(settings, file, log)
+    key = admissions_key(settings, path, log)
     ctx = feed_context(settings, source)
     prepare_warehouse(settings)
     log.info("warehouse %s ready", redact(ctx.warehouse_url))
     batch = land_file(ctx, path, provider_batches)
     geocode = address_geocode_step(lambda: city_address_geocoder(settings), ADDRESS_COLUMN, zip_col="residence_zip",
                                    engine_url=ctx.warehouse_url, cache_secret=key)
-    spec = admissions_spec(source, actionable_suite("treatment_admissions", settings.work_dir / "suites"), key,
+    spec = admissions_spec(source, SUITES["treatment_admissions"], key,
                            geocode, sensitive_columns(batch.columns), datetime.now())
     summaries, failures = load_batches(ctx, spec, [batch])
     publish_batch_artifacts(source, summaries, settings)
@@ -149,7 +171,7 @@ def teds_flow(settings: Settings | None = None, files: list[str] | None = None) 
     for b in batches:
         for note in teds_column_notes(b.columns, year):
             log.info("%s: %s", Path(b.origin).name, note)
-    spec = teds_spec(TEDS_SOURCE, actionable_suite("teds_admissions", settings.work_dir / "suites"), year)
+    spec = teds_spec(TEDS_SOURCE, SUITES["teds_admissions"], year)
     summaries, failures = load_batches(ctx, spec, batches)
     publish_batch_artifacts(TEDS_SOURCE, summaries, settings)
     raise_if_failed(TEDS_SOURCE, failures)

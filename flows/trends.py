@@ -30,20 +30,21 @@ MAX_EVENTS = 200  # a first run on years of history must not flood the event str
 
 @task(name="read-trend-inputs", tags=["warehouse"], retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
 def read_inputs(url: str) -> dict:
-    """Return the series per grain, admissions, neighborhoods and programs from the warehouse."""
+    """Return the series per grain, admissions, neighborhoods and programs ({"span": None} when no incidents)."""
     engine = make_engine(url)
     try:
         init_warehouse(engine)
         span = ti.read_incident_span(engine)
         if span is None:
-            raise InputError("fct_incidents", "holds no incidents", "Load incidents first: pulse ingest police")
+            return {"span": None}
         daily = ti.read_drug_incidents_daily(engine)
         hoods = ti.read_neighborhoods(engine)
         ids = hoods["neighborhood_id"].tolist()
         series = {grain: ti.period_series(daily, grain, span, ids) for grain in ti.GRAINS}
-        adm_daily, adm_span = ti.read_admissions_daily(engine)
+        adm_daily, adm_span, adm_synthetic = ti.read_admissions_daily(engine)
         admissions = ti.period_series(adm_daily, "month", adm_span) if adm_span else None
-        return {"span": span, "series": series, "admissions": admissions, "neighborhoods": hoods,
+        return {"span": span, "series": series, "admissions": admissions, "admissions_synthetic": adm_synthetic,
+                "neighborhoods": hoods,
                 "programs": ti.read_programs(engine), "previous": read_signal_keys(engine)}
     finally:
         engine.dispose()
@@ -113,7 +114,7 @@ def trends_flow(settings: Settings | None = None) -> dict:
     started = time.perf_counter()
     computed_at = datetime.now().replace(microsecond=0)
 
-    def attempt(step: str, grain: str, fn, *args, **kwargs) -> pd.DataFrame | None:
+    def attempt(step: str, grain: str, fn, *args, tags: dict | None = None, **kwargs) -> pd.DataFrame | None:
         """Run one detector, timed; an input too short for it is logged and skipped, not fatal."""
         if args[0].empty:
             signals, reason = None, (f"no complete {grain} between {span.first_day:%Y-%m-%d} and "
@@ -125,11 +126,14 @@ def trends_flow(settings: Settings | None = None) -> dict:
             log.warning("%s skipped: %s", step, reason)
             skipped[step] = reason
             return None
-        return ti.tag_signals(signals, grain, computed_at)
+        return ti.tag_signals(signals, grain, computed_at, **(tags or {}))
 
     with timed(timings, "read"):
         inputs = read_inputs(url)
-    span, series, hoods = inputs["span"], inputs["series"], inputs["neighborhoods"]
+    span = inputs["span"]
+    if span is None:
+        raise InputError("fct_incidents", "holds no incidents", "Load incidents first: pulse ingest police")
+    series, hoods = inputs["series"], inputs["neighborhoods"]
     log.info("warehouse %s: incidents %s..%s", redact(url), f"{span.first_day:%Y-%m-%d}", f"{span.last_day:%Y-%m-%d}")
     polygons = gpd.GeoDataFrame(hoods[["neighborhood_id"]], geometry=from_wkt(hoods["geometry_wkt"]), crs="EPSG:4326")
     parts = [
@@ -139,8 +143,10 @@ def trends_flow(settings: Settings | None = None) -> dict:
         attempt("emerging_hotspot", "month", emerging_hotspots, series["month"], polygons, METRIC),
     ]
     if inputs["admissions"] is not None:
-        parts.append(attempt("mann_kendall admissions", "month", mann_kendall_trends, inputs["admissions"],
-                             ADMISSIONS, "MS"))
+        # Admissions count people: small areas get no row and no detail lets a count be recomputed.
+        admissions = ti.drop_small_series(inputs["admissions"], settings.small_cell_threshold)
+        parts.append(attempt("mann_kendall admissions", "month", mann_kendall_trends, admissions, ADMISSIONS, "MS",
+                             tags={"synthetic": inputs["admissions_synthetic"], "drop": ti.COUNT_DETAIL_KEYS}))
     with timed(timings, "program_impact"):
         impact = estimate_programs(inputs["programs"], series["month"], hoods, computed_at)
     signals = ti.combine_signals(parts)
@@ -151,7 +157,8 @@ def trends_flow(settings: Settings | None = None) -> dict:
     names = dict(zip(hoods["neighborhood_id"], hoods["name"]))
     events = emit_alerts(alerts, names)
     counts = ti.signal_counts(signals)
-    publish_trend_artifacts(alerts, counts, impact, names)
+    synthetic = bool(inputs["programs"]["is_synthetic"].fillna(False).any())
+    publish_trend_artifacts(alerts, counts, impact, names, synthetic)
     timings["total"] = time.perf_counter() - started
     log.info("trend_signals %d rows, program_impact %d rows, %d new alert(s), %d event(s); %.1f s",
              written["trend_signals"], written["program_impact"], len(alerts), events, timings["total"])
@@ -173,7 +180,7 @@ def estimate_programs(programs: pd.DataFrame, monthly: pd.DataFrame, hoods: pd.D
 
 
 def publish_trend_artifacts(alerts: pd.DataFrame, counts: list[dict], impact: pd.DataFrame,
-                            names: dict[str, str]) -> None:
+                            names: dict[str, str], synthetic: bool) -> None:
     """Create the run's artifacts: new alerts / hot spots (table) and signal counts (markdown)."""
     rows = [{"neighborhood": names.get(r.neighborhood_id, "Citywide") if r.neighborhood_id else "Citywide",
              "metric": r.metric, "grain": r.grain, "method": r.method, "period": f"{r.period_start:%Y-%m-%d}",
@@ -186,7 +193,8 @@ def publish_trend_artifacts(alerts: pd.DataFrame, counts: list[dict], impact: pd
     lines += [f"| {c['metric']} | {c['grain']} | {c['method']} | {c['level']} | {c['n']:,} |" for c in counts]
     est = impact[impact["method"] != "not_estimated"]
     lines += ["", f"Program impact: {est['program_id'].nunique()} program(s) estimated (ITS + DiD), "
-              f"{(impact['method'] == 'not_estimated').sum()} not estimated (reason in `details`). "
-              "Programs are synthetic demo data.", "", f"New alerts this run: {len(alerts)}."]
+              f"{(impact['method'] == 'not_estimated').sum()} not estimated (reason in `details`)."
+              + (" Some programs are SYNTHETIC demo data." if synthetic else ""), "",
+              f"New alerts this run: {len(alerts)}."]
     create_markdown_artifact(key="trend-summary", markdown="\n".join(lines),
                              description="Counts of trend_signals rows per method and level")

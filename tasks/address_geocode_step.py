@@ -21,6 +21,7 @@ import pandas as pd
 from tasks.address import parse_addresses
 from tasks.address_geocoder import CACHE_COLUMNS, AddressGeocoder, zip5
 from tasks.batch import GEOCODE_QUARANTINE
+from tasks.errors import InputError
 from warehouse.engine import make_engine
 from warehouse.geocode_cache import read_cache, write_cache
 
@@ -33,7 +34,11 @@ _CACHE_KEY_CONTEXT = b"pulse geocode_cache v1"
 def storage_keys(addresses: pd.Series, secret: bytes | None = None) -> pd.DataFrame:
     """Return one row per distinct parseable address: ``key`` (normalized address) and
     ``storage_key`` (the cache's key: ``key`` itself, or its HMAC-SHA256 hex under ``secret``)."""
-    keys = parse_addresses(addresses)["key"].dropna().drop_duplicates()
+    return _storage_keys(parse_addresses(addresses)["key"], secret)
+
+
+def _storage_keys(parsed_keys: pd.Series, secret: bytes | None) -> pd.DataFrame:
+    keys = parsed_keys.dropna().drop_duplicates()
     if secret is None:
         stored = keys
     else:
@@ -66,7 +71,11 @@ def geocode_addresses(frame: pd.DataFrame, geocoder: AddressGeocoder, address_co
     ``cache`` holds stored rows (``CACHE_COLUMNS``, keyed by ``storage_key``); the returned
     cache rows are the newly geocoded addresses in the same stored form.
     """
-    keys = storage_keys(frame[address_col], cache_secret)
+    for col in (address_col, zip_col):
+        if col is not None and col not in frame.columns:
+            raise InputError(f"column {col!r}", "not in the frame to geocode", "Pass an existing column name")
+    parsed = parse_addresses(frame[address_col])
+    keys = _storage_keys(parsed["key"], cache_secret)
     to_key = dict(zip(keys["storage_key"], keys["key"]))
     usable = None
     if cache is not None and len(cache):
@@ -79,8 +88,7 @@ def geocode_addresses(frame: pd.DataFrame, geocoder: AddressGeocoder, address_co
         new["geocode_note"] = pd.Series(pd.NA, index=new.index, dtype="str")
 
     zips = zip5(frame[zip_col]) if zip_col is not None else pd.Series(pd.NA, index=frame.index, dtype="str")
-    parsed_zip = parse_addresses(frame[address_col])["zip"]
-    has_zip = zips.notna().to_numpy() | parsed_zip.notna().to_numpy()
+    has_zip = zips.notna().to_numpy() | parsed["zip"].notna().to_numpy()
     has_coordinates = set(COORDINATE_COLUMNS) <= set(frame.columns)
     given = (frame["latitude"].notna() & frame["longitude"].notna()).to_numpy() if has_coordinates \
         else np.zeros(len(frame), dtype=bool)

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from schemas.base import EntitySchema
 from tasks.errors import ValidationFailed
+from tasks.faults import failpoint
 from tasks.validate import QUARANTINE_COLUMNS, validate_batch_keys, validate_frame
 from warehouse.load import BatchInfo, merge_batch, write_stage
 
@@ -36,8 +37,22 @@ class FeedSpec:
     sensitive_raw_columns: tuple[str, ...] = ()
 
 
-# A geocoder may set this column to send a row to quarantine (e.g. no parseable address and no ZIP).
-GEOCODE_QUARANTINE = "geocode_quarantine_reason"
+# An adapter (in to_standard) or a geocoder may set this column to send a row to quarantine with
+# its reason (e.g. a row empty in every field; no parseable address and no ZIP).
+QUARANTINE_REASON = "quarantine_reason"
+GEOCODE_QUARANTINE = QUARANTINE_REASON
+
+
+def _set_aside(frame: pd.DataFrame, spec: FeedSpec, expectation: str, column: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split off rows that carry a QUARANTINE_REASON; return (kept rows without the column, failures)."""
+    if QUARANTINE_REASON not in frame:
+        return frame, pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    bad = frame[QUARANTINE_REASON].notna()
+    failures = pd.DataFrame({
+        "row_index": frame.index[bad], "record_id": frame.loc[bad, spec.schema.key[0]].astype("str"),
+        "expectation": expectation, "column_name": column, "value": None,
+        "reason": frame.loc[bad, QUARANTINE_REASON].astype("str")})
+    return frame.loc[~bad].drop(columns=[QUARANTINE_REASON]), failures
 
 
 @dataclass
@@ -52,6 +67,7 @@ class ChunkResult:
     geocode_precision: dict[str, int]
     data_file: Path | None
     quarantine_file: Path | None
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
 
 
 def quarantine_records(raw: pd.DataFrame, failures: pd.DataFrame, sensitive: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -75,35 +91,36 @@ def quarantine_records(raw: pd.DataFrame, failures: pd.DataFrame, sensitive: tup
 
 def process_chunk(raw: pd.DataFrame, offset: int, spec: FeedSpec, stage_dir: Path, where: str) -> ChunkResult:
     """Standardize, validate, geocode and stage one chunk of a landed batch."""
-    std = spec.to_standard(raw)
+    std, rejected = _set_aside(spec.to_standard(raw), spec, "adapter", "row")
     outcome = validate_frame(std, spec.suite_path, spec.suite_parameters, id_column=spec.schema.key[0],
                              where=f"{where} rows {offset + 1}-{offset + len(raw)}")
+    failpoint("validate.done")
     keys = std[list(spec.schema.key)]
     if outcome.critical_failures:
         return ChunkResult(offset, len(raw), 0, 0, keys, outcome.results, outcome.critical_failures, {}, None, None)
     valid = std if len(outcome.valid_index) == len(std) else std.loc[outcome.valid_index]
-    failures = outcome.quarantine
+    parts = [rejected, outcome.quarantine]
     if spec.geocode is not None and len(valid):
-        valid = spec.geocode(valid)
-        if GEOCODE_QUARANTINE in valid:
-            bad = valid[GEOCODE_QUARANTINE].notna()
-            if bad.any():
-                failures = pd.concat([failures, pd.DataFrame({
-                    "row_index": valid.index[bad], "record_id": valid.loc[bad, spec.schema.key[0]].astype("str"),
-                    "expectation": "geocode", "column_name": "address", "value": None,
-                    "reason": valid.loc[bad, GEOCODE_QUARANTINE].astype("str")})], ignore_index=True)
-                valid = valid[~bad]
+        valid, ungeocodable = _set_aside(spec.geocode(valid), spec, "geocode", "address")
+        parts.append(ungeocodable)
+    failures = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) \
+        else outcome.quarantine
+    failpoint("geocode.done")
     canonical = spec.schema.coerce(valid)
     part = f"part-{offset:012d}"
     data_file = write_stage(stage_dir, part, canonical) if len(canonical) else None
+    failpoint("stage.data_written")
     qrows = quarantine_records(raw, failures, spec.sensitive_raw_columns)
     qfile = write_stage(stage_dir, f"quarantine-{offset:012d}", qrows) if len(qrows) else None
+    failpoint("stage.chunk_done")
     precision = ({str(k): int(v) for k, v in canonical["geocode_precision"].value_counts().items()}
                  if "geocode_precision" in canonical else {})
     n_quarantined = int(failures["row_index"].nunique()) if len(failures) else 0
+    reasons = ({str(k): int(v) for k, v in failures.groupby("reason")["row_index"].nunique().items()}
+               if len(failures) else {})
     pa.default_memory_pool().release_unused()  # keep peak memory bounded by one chunk
     return ChunkResult(offset, len(raw), len(canonical), n_quarantined, keys, outcome.results, [],
-                       precision, data_file, qfile)
+                       precision, data_file, qfile, reasons)
 
 
 def merge_results(results: list[dict], new: list[dict]) -> list[dict]:
@@ -132,15 +149,19 @@ def finish_batch(engine: Engine, spec: FeedSpec, batch: BatchInfo, chunks: list[
     if rows_valid + rows_q != batch.rows_read:
         raise RuntimeError(f"{batch.batch_id}: {batch.rows_read} rows read but {rows_valid} valid + {rows_q} "
                            "quarantined; refusing to load a batch that loses rows")
+    failpoint("load.before_merge")
     counts = merge_batch(engine, spec.schema, batch, [c.data_file for c in chunks if c.data_file],
                          [c.quarantine_file for c in chunks if c.quarantine_file], rows_q,
                          validation_success=rows_q == 0, advance_watermark=advance_watermark)
     precision: dict[str, int] = {}
+    reasons: dict[str, int] = {}
     for c in chunks:
         for k, v in c.geocode_precision.items():
             precision[k] = precision.get(k, 0) + v
+        for k, v in c.quarantine_reasons.items():
+            reasons[k] = reasons.get(k, 0) + v
     return {"batch_id": batch.batch_id, "source": batch.source, "origin": batch.source_path, "status": "loaded",
-            "rows_read": batch.rows_read, **counts, "geocode_precision": precision,
+            "rows_read": batch.rows_read, **counts, "geocode_precision": precision, "quarantine_reasons": reasons,
             "validation": _batch_validation(chunks) + key_check.results}
 
 

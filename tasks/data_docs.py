@@ -17,6 +17,8 @@ import logging
 import re
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -137,58 +139,98 @@ def _docs_context(validation_dir: Path):
             "validation_definition_store": {"class_name": "ValidationDefinitionStore",
                                             "store_backend": {"class_name": "InMemoryStoreBackend"}},
         },
-        data_docs_sites={SITE_NAME: {"class_name": "SiteBuilder", "show_how_to_buttons": False,
-                                     "store_backend": files(validation_dir)}},
+        data_docs_sites={SITE_NAME: {
+            "class_name": "SiteBuilder", "show_how_to_buttons": False, "store_backend": files(validation_dir),
+            # GX files runs whose name contains "profiling" under a profiling section by default;
+            # every run here is a validation, whatever the flow run is called.
+            "site_section_builders": {"profiling": "None",
+                                      "validations": {"run_name_filter": {"matches_regex": ".*"}}},
+        }},
         analytics_enabled=False,
     )
     return EphemeralDataContext(project_config=config)
 
 
+@contextmanager
+def _current_if_none(ctx) -> Iterator[None]:
+    """Make ``ctx`` GX's current context only while none is set (then unset it again).
+
+    NOTE: GX 1.24 reads the current context while loading a stored suite
+    (``ExpectationSuite._include_rendered_content`` -> ``project_manager.is_using_cloud()``) and
+    raises DataContextRequiredError in a process that never called ``gx.get_context``. A context
+    set by someone else (tasks/validate.py) is left in place.
+    """
+    from great_expectations.data_context import project_manager, set_context
+    from great_expectations.exceptions import DataContextRequiredError
+
+    try:
+        project_manager.get_current_project()
+    except DataContextRequiredError:
+        set_context(ctx)
+        try:
+            yield
+        finally:
+            set_context(None)
+        return
+    yield
+
+
 def _store_suite(ctx, suite: dict) -> None:
     from great_expectations.core.expectation_suite import ExpectationSuite
 
-    ctx.suites.add_or_update(ExpectationSuite(**{**suite, "id": None}))
+    stored = ctx.suites.add_or_update(ExpectationSuite(**{**suite, "id": None}))
+    if len(stored.expectations) != len(suite["expectations"]):
+        # NOTE: GX drops an expectation it cannot parse (unknown type) with only a log line.
+        raise ValueError(f"GX accepted {len(stored.expectations)} of {len(suite['expectations'])} expectations")
 
 
-def _build(validation_dir: Path, groups: list[tuple[Path, list[dict]]], run_name: str) -> Path:
-    """Store each batch's result (grouped by suite file) and rebuild the docs pages they touch."""
-    from great_expectations.core.run_identifier import RunIdentifier
+def _store_results(ctx, groups: list[tuple[Path, list[dict]]], run_id) -> list:
+    """Store each suite and each batch's result; return the GX keys of what was stored."""
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier,
         ValidationResultIdentifier,
     )
 
+    stored: list = []
+    for suite_path, batches in groups:
+        try:
+            suite = json.loads(Path(suite_path).read_text(encoding="utf-8"))
+            _store_suite(ctx, suite)
+        except Exception as exc:  # noqa: BLE001 - docs never fail the pipeline
+            log.warning("data docs: suite %s not usable (%s: %s); its batches are left out",
+                        suite_path, type(exc).__name__, exc)
+            continue
+        stored.append(ExpectationSuiteIdentifier(suite["name"]))
+        for batch in batches:
+            try:
+                result = suite_validation_result(suite, batch, run_id)
+                key = ValidationResultIdentifier(ExpectationSuiteIdentifier(suite["name"]), run_id,
+                                                 _safe(batch["batch_id"]))
+                ctx.validation_results_store.set(key, result)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("data docs: batch %s of %s left out (%s: %s)", batch.get("batch_id"), suite_path,
+                            type(exc).__name__, exc)
+                continue
+            stored.append(key)
+    return stored
+
+
+def _build(validation_dir: Path, groups: list[tuple[Path, list[dict]]], run_name: str) -> Path:
+    """Store the results of every group (suite file, batches) and render the pages they add."""
     index = validation_dir / "index.html"
     try:
-        validation_dir = validation_dir.resolve()
-        validation_dir.mkdir(parents=True, exist_ok=True)
+        from great_expectations.core.run_identifier import RunIdentifier
+
+        folder = validation_dir.resolve()
+        folder.mkdir(parents=True, exist_ok=True)
         with _lock:
-            ctx = _docs_context(validation_dir)
-            run_id = RunIdentifier(run_name=_safe(run_name), run_time=datetime.now(timezone.utc))
-            touched: list = []
-            for suite_path, batches in groups:
-                try:
-                    suite = json.loads(Path(suite_path).read_text(encoding="utf-8"))
-                    _store_suite(ctx, suite)
-                except Exception as exc:  # noqa: BLE001 - docs never fail the pipeline
-                    log.warning("data docs: suite %s not usable (%s: %s); its batches are left out",
-                                suite_path, type(exc).__name__, exc)
-                    continue
-                touched.append(ExpectationSuiteIdentifier(suite["name"]))
-                for batch in batches:
-                    try:
-                        result = suite_validation_result(suite, batch, run_id)
-                        key = ValidationResultIdentifier(ExpectationSuiteIdentifier(suite["name"]), run_id,
-                                                         _safe(batch["batch_id"]))
-                        ctx.validation_results_store.set(key, result)
-                    except Exception as exc:  # noqa: BLE001
-                        log.warning("data docs: batch %s of %s left out (%s: %s)", batch.get("batch_id"),
-                                    suite_path, type(exc).__name__, exc)
-                        continue
-                    touched.append(key)
-            if touched:
-                # Only the new pages are rendered; the index lists every result in the store.
-                ctx.build_data_docs(site_names=[SITE_NAME], resource_identifiers=touched)
+            ctx = _docs_context(folder)
+            with _current_if_none(ctx):
+                run_id = RunIdentifier(run_name=_safe(run_name), run_time=datetime.now(timezone.utc))
+                stored = _store_results(ctx, groups, run_id)
+                if stored:
+                    # Only the new pages are rendered; the index lists every result in the store.
+                    ctx.build_data_docs(site_names=[SITE_NAME], resource_identifiers=stored)
     except Exception as exc:  # noqa: BLE001
         log.warning("data docs in %s not built (%s: %s); validation results are unaffected",
                     validation_dir, type(exc).__name__, exc)

@@ -33,8 +33,17 @@ class FeedContext:
     chunk_rows: int
 
 
+def retry_unless_user_error(task, task_run, state) -> bool:
+    """Prefect ``retry_condition_fn``: retry IO failures, never a bad input file (retrying cannot fix it)."""
+    try:
+        exc = state.result(raise_on_failure=False)
+    except Exception:  # noqa: BLE001 - an unreadable state is retried like any IO failure
+        return True
+    return not isinstance(exc, PulseError)
+
+
 @task(name="land-file", tags=["landing"], retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE,
-      task_run_name="land {path.name}")
+      retry_condition_fn=retry_unless_user_error, task_run_name="land {path.name}")
 def land_file(ctx: FeedContext, path: Path, reader: Callable[[Path], Iterator[pa.RecordBatch]]) -> LandedBatch:
     """Land one source file raw (or return the batch already landed with the same checksum)."""
     sha = file_sha256(path)

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tasks.errors import InputError
+from tasks.faults import failpoint
 
 
 @dataclass(frozen=True)
@@ -92,15 +93,18 @@ def land_batches(raw_dir: Path, source: str, origin: str, sha256: str, batches: 
     if writer is None:
         tmp.unlink(missing_ok=True)
         raise InputError(origin, "has a header but no data rows", "Check the export; nothing was loaded")
+    failpoint("land.parquet_written")
     os.replace(tmp, final)
-    os.chmod(final, 0o444)
+    os.chmod(final, 0o440)  # read-only; raw files may hold person ids: no world access
+    failpoint("land.parquet_renamed")
     landed = LandedBatch(batch_id=batch_id, source=source, origin=str(origin), sha256=sha256, rows=rows,
                          columns=columns, parquet_path=str(final.resolve()), watermark=watermark,
                          extracted_at=datetime.now().isoformat(timespec="seconds"))
     mtmp = folder / f".{batch_id}.manifest.tmp"
     mtmp.write_text(json.dumps(asdict(landed), indent=2))
     os.replace(mtmp, landed.manifest_path)
-    os.chmod(landed.manifest_path, 0o444)
+    os.chmod(landed.manifest_path, 0o440)
+    failpoint("land.manifest_written")
     return landed
 
 

@@ -11,6 +11,7 @@ import pyarrow as pa
 from schemas.incidents import INCIDENTS
 from tasks.batch import FeedSpec
 from tasks.errors import PulseError
+from tasks.faults import failpoint
 from tasks.geocode import assign_neighborhoods
 from tasks.ingest_steps import FeedContext
 from tasks.landing import LandedBatch, land_batches
@@ -77,6 +78,7 @@ def land_api_pages(ctx: PoliceContext, base_url: str, dataset_id: str, page_size
         batch = land_batches(ctx.raw_dir, ctx.source, f"{page.url}?$offset={page.offset}", page.body_sha256,
                              table.to_batches(max_chunksize=ctx.chunk_rows), watermark=since)
         landed.append(batch)
+        failpoint("extract.api_page_landed")
         got += len(page.records)
         page_max = max((r.get(ctx.adapter.watermark_field) or "" for r in page.records), default="")
         newest = max(newest or "", page_max) or newest

@@ -13,6 +13,7 @@ from html import escape
 import numpy as np
 import pandas as pd
 
+from tasks.report_findings import findings, fmt_num, fmt_p, fmt_pct, fmt_signed
 from tasks.report_svg import choropleth, line_chart, project_shapes, stacked_bar
 from tasks.trend_inputs import Span
 
@@ -31,12 +32,15 @@ CSS = """
 body{margin:0;background:#f5f6f8;color:#1f2933;font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}
 main{max-width:1180px;margin:0 auto;padding:18px 22px 40px}
 h1{font-size:24px;margin:6px 0 2px}h2{font-size:17px;margin:0 0 8px}h3{font-size:14px;margin:10px 0 4px}
-.sub{color:#52606d;margin:0 0 10px}.card{background:#fff;border:1px solid #dde2e8;border-radius:8px;padding:14px 16px;margin:14px 0}
+.sub{color:#52606d;margin:0 0 10px}
+.card{background:#fff;border:1px solid #dde2e8;border-radius:8px;padding:14px 16px;margin:14px 0}
 .grid2{display:grid;grid-template-columns:1fr 1fr;gap:14px}.grid2 .card{margin:0}
-.badge{display:inline-block;background:#fff4ce;border:1px solid #e8c15a;color:#6b4e00;border-radius:4px;padding:1px 7px;font-size:12px;font-weight:600}
+.badge{display:inline-block;background:#fff4ce;border:1px solid #e8c15a;color:#6b4e00;border-radius:4px;
+ padding:1px 7px;font-size:12px;font-weight:600}
 .banner{background:#fff8e1;border:1px solid #f0d48a;border-radius:8px;padding:8px 12px;margin:10px 0}
 ul.find{margin:4px 0 0 18px;padding:0}ul.find li{margin:5px 0}
-table{border-collapse:collapse;width:100%;font-size:12.5px}th,td{padding:4px 7px;border-bottom:1px solid #e6e9ee;text-align:left}
+table{border-collapse:collapse;width:100%;font-size:12.5px}
+th,td{padding:4px 7px;border-bottom:1px solid #e6e9ee;text-align:left}
 th{background:#f0f3f6;font-weight:600}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .note{color:#616e7c;font-size:12px;margin:6px 0 0}.small-multiples svg{margin-bottom:4px}
 footer{color:#616e7c;font-size:12px;margin-top:18px}
@@ -68,7 +72,9 @@ def render_report(data: ReportData) -> str:
     names = dict(zip(data.neighborhoods["neighborhood_id"], data.neighborhoods["name"]))
     signals = data.signals[data.signals["metric"] == data.metric] if len(data.signals) else data.signals
     shapes = project_shapes(data.neighborhoods, data.projected_crs)
-    synthetic = bool(data.programs["is_synthetic"].fillna(False).astype(bool).any()) if len(data.programs) else False
+    programs = bool(len(data.programs)) and bool(data.programs["is_synthetic"].fillna(False).astype(bool).any())
+    synthetic = [what for what, flag in (("drug-response programs", programs),
+                                         ("treatment admissions", _synthetic_admissions(data.signals))) if flag]
     months = data.monthly["period_start"]
     head = (f"{data.city}: drug incidents by community area, "
             f"{data.span.first_day:%d %b %Y} to {data.span.last_day:%d %b %Y}")
@@ -76,8 +82,9 @@ def render_report(data: ReportData) -> str:
     body = [
         f"<h1>Community Pulse report</h1><p class='sub'>{escape(head)}. {covered}; "
         f"generated {data.generated_at:%Y-%m-%d %H:%M}.</p>",
-        "<div class='banner'><span class='badge'>SYNTHETIC</span> Program data are synthetic demo data "
-        "generated for this pipeline; police incidents are the real public Chicago records.</div>" if synthetic else "",
+        f"<div class='banner'><span class='badge'>SYNTHETIC</span> {' and '.join(synthetic).capitalize()} are "
+        f"synthetic demo data generated for this pipeline; police incidents are real public records.</div>"
+        if synthetic else "",
         section("Headline findings", "<ul class='find'>" + "".join(f"<li>{f}</li>" for f in findings(data, names))
                 + "</ul>"),
         "<div class='grid2'>" + hotspot_map(signals, shapes, names) + rate_map(data, shapes, names) + "</div>",
@@ -99,181 +106,14 @@ def render_report(data: ReportData) -> str:
             f"<body><main>{''.join(body)}</main></body></html>")
 
 
+def _synthetic_admissions(signals: pd.DataFrame) -> bool:
+    adm = signals[signals["metric"] == "admissions"] if len(signals) else signals
+    return any(json.loads(d).get("synthetic") for d in adm.get("details", []))
+
+
 def section(title: str, inner: str, note: str = "") -> str:
     return (f"<section class='card'><h2>{escape(title)}</h2>{inner}"
             + (f"<p class='note'>{note}</p>" if note else "") + "</section>")
-
-
-# ----------------------------------------------------------------------------------- findings
-
-def findings(data: ReportData, names: dict[str, str]) -> list[str]:
-    """Return the headline sentences (HTML) computed from the data."""
-    city = data.monthly[data.monthly["neighborhood_id"].isna()].set_index("period_start")["value"]
-    out = [s for s in (_yearly_change(city), _citywide_trend(data.signals, data.metric), _step(city, data.offenses),
-                       _admissions(data.signals),
-                       _hotspots(data.signals, data.monthly, data.neighborhoods, names),
-                       _alarms(data.signals, names), _programs(data.impact, names), _quality(data.quality)) if s]
-    if data.signals.empty:
-        out.insert(0, "<b>No trend results yet</b>: run the trends flow (pulse trends) after loading incidents.")
-    return out
-
-
-def _yearly_change(city: pd.Series) -> str:
-    years = city.groupby(city.index.year).agg(["sum", "count"])
-    full = years[years["count"] == 12]["sum"]
-    if len(full) < 2:
-        return ""
-    parts = [f"<b>Drug incidents {_verb(full.iloc[1] / full.iloc[0] - 1)} from {full.index[0]} "
-             f"({full.iloc[0]:,.0f}) to {full.index[1]} ({full.iloc[1]:,.0f})</b>"]
-    parts += [f"{_verb(b / a - 1, short=True)} to {y} ({b:,.0f})" for y, a, b in
-              zip(full.index[2:], full.iloc[1:-1], full.iloc[2:])]
-    last = city.index.max()
-    if last.month != 12:
-        cur = city[(city.index.year == last.year)].sum()
-        prev = city[(city.index.year == last.year - 1) & (city.index.month <= last.month)].sum()
-        parts.append(f"Jan–{last:%b} {last.year} ({cur:,.0f}) is {_pct(cur / prev - 1)} against the same months "
-                     f"of {last.year - 1}")
-    return "; ".join(parts) + "."
-
-
-def _citywide_trend(signals: pd.DataFrame, metric: str) -> str:
-    mk = signals[signals["method"].str.contains("mann_kendall") & (signals["metric"] == metric)]
-    city = mk[mk["neighborhood_id"].isna()]
-    if city.empty:
-        return ""
-    c = city.iloc[0]
-    areas = mk[mk["neighborhood_id"].notna()]["level"].value_counts()
-    return (f"Citywide {'seasonal ' if c['method'].startswith('seasonal') else ''}Mann-Kendall trend: "
-            f"<b>{c['level'].replace('_', ' ')}, Sen's slope {_signed(c['score'])} incidents/yr</b> "
-            f"(z = {_num(c['statistic'])}, {_p(c['p_value'])}, {pd.Timestamp(c['period_start']):%b %Y}–"
-            f"{pd.Timestamp(c['period_end']):%b %Y}). Community areas: {areas.get('decreasing', 0)} decreasing, "
-            f"{areas.get('increasing', 0)} increasing, {areas.get('no_trend', 0)} without a significant trend.")
-
-
-def _admissions(signals: pd.DataFrame) -> str:
-    mk = signals[signals["method"].str.contains("mann_kendall") & (signals["metric"] == "admissions")]
-    city = mk[mk["neighborhood_id"].isna()]
-    if city.empty:
-        return ""
-    c = city.iloc[0]
-    return (f"Treatment admissions <span class='badge'>SYNTHETIC</span>: citywide trend {c['level'].replace('_', ' ')} "
-            f"(z = {_num(c['statistic'])}, {_p(c['p_value'])}). Admission counts per area are not shown: "
-            "small cells are suppressed in the marts.")
-
-
-def _step(city: pd.Series, offenses: pd.DataFrame, k: int = 6) -> str:
-    """The month with the largest jump between the k-month means before and from it, with the arrest context."""
-    if len(city) < 2 * k + 1:
-        return ""
-    v = city.to_numpy(dtype=float)
-    jumps = [(v[i:i + k].mean() - v[i - k:i].mean(), i) for i in range(k, len(v) - k + 1)]
-    jump, i = min(jumps, key=lambda j: -abs(j[0]))
-    before, after = v[i - k:i].mean(), v[i:i + k].mean()
-    drug = offenses[offenses["is_drug_offense"]]
-    other = offenses[~offenses["is_drug_offense"]]
-    text = (f"The change is concentrated at one point: monthly drug incidents averaged <b>{before:,.0f}</b> in the "
-            f"{k} months before {city.index[i]:%b %Y} and <b>{after:,.0f}</b> in the {k} months from it "
-            f"({_pct(after / before - 1)}).")
-    if len(drug) and drug["n"].sum() and len(other) and other["n"].sum():
-        arrest = drug["n_arrest"].sum() / drug["n"].sum()
-        possession = drug.loc[drug["offense_category"] == "possession", "n"].sum() / drug["n"].sum()
-        text += (f" Drug incidents are enforcement records: {100 * arrest:.1f}% of them record an arrest "
-                 f"(other incidents: {100 * other['n_arrest'].sum() / other['n'].sum():.0f}%) and "
-                 f"{100 * possession:.0f}% are possession, so their counts follow police activity (who is stopped "
-                 "and where) as much as drug use; a step of this size points to a change in enforcement.")
-    return text
-
-
-def _hotspots(signals, monthly, neighborhoods, names) -> str:
-    hs = signals[signals["method"] == "emerging_hotspot"]
-    if hs.empty:
-        return ""
-    hot = hs[hs["level"].str.endswith("hot_spot") & ~hs["level"].str.startswith("historical")]
-    cold = hs[hs["level"].str.endswith("cold_spot")]
-    areas = monthly[monthly["neighborhood_id"].notna()]
-    totals = areas.groupby("neighborhood_id")["value"].sum()
-    pop = neighborhoods.set_index("neighborhood_id")["population"]
-    ids = hot["neighborhood_id"].tolist()
-    listing = ", ".join(f"{escape(names.get(r.neighborhood_id, r.neighborhood_id))} "
-                        f"({r.level.replace('_hot_spot', '')})" for r in hot.sort_values("score", ascending=False)
-                        .itertuples())
-    share = totals.reindex(ids).sum() / totals.sum() if totals.sum() else 0
-    text = (f"<b>{len(hot)} of {len(hs)} community areas are hot spots</b> of drug incidents in the final month: "
-            f"{listing}. They hold {100 * share:.0f}% of the incidents with {100 * pop.reindex(ids).sum() / pop.sum():.0f}% "
-            f"of the population. ")
-    if cold.empty and len(totals):
-        text += (f"There are no cold spots because counts are skewed (median area {totals.median() / len(areas['period_start'].unique()):.0f} "
-                 f"a month, busiest {totals.max() / len(areas['period_start'].unique()):.0f}): a low count cannot fall far "
-                 "enough below a mean that a few areas pull up.")
-    else:
-        text += f"{len(cold)} cold spot(s)."
-    return text
-
-
-def _alarms(signals: pd.DataFrame, names: dict[str, str]) -> str:
-    ears = signals[signals["method"].str.startswith("ears_") & (signals["level"] == "alarm")]
-    if ears.empty:
-        return "EARS raised no alarms."
-    city_weeks = ears[ears["neighborhood_id"].isna() & (ears["grain"] == "week")]
-    by_area = ears[ears["neighborhood_id"].notna()].groupby("neighborhood_id").size().sort_values(ascending=False)
-    top = ", ".join(f"{escape(names.get(i, i))} ({n})" for i, n in by_area.head(3).items())
-    text = (f"EARS flagged <b>{city_weeks['period_start'].nunique()} citywide weeks</b> and {len(ears):,} "
-            f"area-period alarms in all (C1/C2/C3, daily and weekly); most in {top}.")
-    c1 = city_weeks[city_weeks["method"] == "ears_c1"]
-    if len(c1):
-        big = c1.loc[c1["statistic"].idxmax()]
-        d = json.loads(big["details"])
-        text += (f" Largest citywide weekly spike: week of {pd.Timestamp(big['period_start']):%d %b %Y}, "
-                 f"{d['value']:,.0f} incidents against a baseline of {d['baseline_mean']:,.0f} (C1 = {big['statistic']:.1f}).")
-    return text
-
-
-def _programs(impact: pd.DataFrame, names: dict[str, str]) -> str:
-    est = impact[impact["method"] == "did"].dropna(subset=["estimate"])
-    if est.empty:
-        return ""
-    below, above = (est["ci_high"] < 1).sum(), (est["ci_low"] > 1).sum()
-    worst = est.loc[est["estimate"].idxmax()]
-    return (f"Program impact: {len(est)} synthetic demo programs estimated; difference-in-differences 95% CIs lie "
-            f"wholly below 1 for {below} and above 1 for {above}. The demo programs have no built-in effect, so these "
-            f"are the areas' own paths against the comparison areas: {escape(names.get(worst['neighborhood_id'], ''))}'s "
-            f"rate ratio of {worst['estimate']:.2f} means drug incidents there fell less than elsewhere, not that a "
-            "program raised them.")
-
-
-def _quality(q: dict[str, pd.DataFrame]) -> str:
-    b, p = q["batches"], q["precision"]
-    if b.empty or p.empty:
-        return ""
-    inc = b[b["entity"] == "incidents"]
-    read, quarantined = inc["rows_read"].sum(), inc["rows_quarantined"].sum()
-    point = p.loc[p["geocode_precision"] == "point", "n_incidents"].sum() / p["n_incidents"].sum()
-    reasons = q["quarantine"][q["quarantine"]["entity"] == "incidents"].sort_values("n_rows", ascending=False)
-    why = f" (top reason: {escape(reasons.iloc[0]['reason'])})" if len(reasons) else ""
-    return (f"Data quality: {read:,} incident rows read, {quarantined:,} quarantined "
-            f"({100 * quarantined / max(read, 1):.2f}%){why}; {100 * point:.1f}% of loaded incidents placed by "
-            "their own coordinates.")
-
-
-def _verb(change: float, short: bool = False) -> str:
-    word = "fell" if change < 0 else "rose"
-    return f"{'then ' if short else ''}{word} {abs(100 * change):.0f}%"
-
-
-def _pct(x: float) -> str:
-    return f"{'−' if x < 0 else '+'}{abs(100 * x):.0f}%"
-
-
-def _num(x: float) -> str:
-    return f"{x:.2f}".replace("-", "−")
-
-
-def _signed(x: float) -> str:
-    return f"{'−' if x < 0 else '+'}{abs(x):,.0f}"
-
-
-def _p(p: float) -> str:
-    return "p &lt; 0.001" if p < 0.001 else "p &lt; 0.01" if p < 0.01 else f"p = {p:.2f}"
 
 
 # ------------------------------------------------------------------------------ maps and charts
@@ -386,8 +226,8 @@ def trend_table(signals: pd.DataFrame, names: dict[str, str], k: int = 10) -> st
     pick = pd.concat([city, areas[areas["level"] == "increasing"],
                       areas[areas["level"] == "decreasing"].sort_values("score").head(k)])
     rows = [[escape(names.get(r.neighborhood_id, "Citywide") if r.neighborhood_id else "Citywide"),
-             r.level.replace("_", " "), _signed(r.score), "" if r.pct is None else _pct(r.pct / 100),
-             _num(r.statistic), _p(r.p_value)] for r in pick.itertuples()]
+             r.level.replace("_", " "), fmt_signed(r.score), "" if r.pct is None else fmt_pct(r.pct / 100),
+             fmt_num(r.statistic), fmt_p(r.p_value)] for r in pick.itertuples()]
     return section("Sustained trends (monthly, seasonal Mann-Kendall)",
                    _table(["area", "trend", "Sen's slope / yr", "% of mean / yr", "z", "p"], rows, {2, 3, 4}),
                    f"Citywide, every area with a rising trend, and the {k} steepest falls.")
@@ -405,7 +245,7 @@ def impact_table(impact: pd.DataFrame, programs: pd.DataFrame, names: dict[str, 
         rows.append([escape(labels.get(r.program_id, r.program_id)), escape(names.get(r.neighborhood_id, "")),
                      f"{pd.Timestamp(r.started_on):%Y-%m-%d}", method.get(r.method, r.method),
                      escape(skipped) if skipped else f"{r.estimate:.2f}",
-                     "" if skipped else f"{r.ci_low:.2f} – {r.ci_high:.2f}", "" if skipped else _p(r.p_value),
+                     "" if skipped else f"{r.ci_low:.2f} – {r.ci_high:.2f}", "" if skipped else fmt_p(r.p_value),
                      f"{_int(r.n_pre)} / {_int(r.n_post)}"])
     not_est = impact[impact["method"] == "not_estimated"]
     reasons = not_est["details"].map(lambda d: json.loads(d).get("skipped", "")).value_counts()

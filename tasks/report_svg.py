@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from html import escape
 
-from dataclasses import dataclass
-
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 from shapely import from_wkt, unary_union
 from shapely.affinity import affine_transform
@@ -138,6 +136,9 @@ def line_chart(dates: pd.Series, values: pd.Series, *, title: str, y_label: str,
     for v in ticks:
         out.append(f'<line x1="{left}" x2="{width - right}" y1="{py(v):.1f}" y2="{py(v):.1f}" stroke="#e3e3e3"/>'
                    f'<text x="{left - 6}" y="{py(v) + 4:.1f}" font-size="10" text-anchor="end">{v:,.0f}</text>')
+    next_year = pd.Timestamp(year=t0.year + 1, month=1, day=1)
+    if t0 != pd.Timestamp(year=t0.year, month=1, day=1) and px(next_year) - left > 60:
+        out.append(f'<text x="{left}" y="{height - 12}" font-size="11">{t0.year}</text>')  # the partial first year
     for year in range(t0.year, t1.year + 1):
         tick = pd.Timestamp(year=year, month=1, day=1)
         if t0 <= tick <= t1:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import secrets
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from prefect import task
@@ -23,11 +22,9 @@ from prefect.cache_policies import NO_CACHE
 from schemas.treatment import (ADMISSIONS, FACILITIES, TEDS_STATE_ADMISSIONS, admission_suite_parameters,
                                teds_suite_parameters)
 from tasks.batch import GEOCODE_QUARANTINE, FeedSpec
-from tasks.errors import ConfigError
 from tasks.geocode import assign_neighborhoods
 from tasks.ingest_steps import FeedContext
 from tasks.landing import LandedBatch, file_sha256, find_landed, land_batches
-from tasks.pseudonymize import check_key
 from tasks.sources import treatment_facilities, treatment_provider, treatment_teds
 from tasks.sources.csv_reader import check_columns, iter_csv_batches, read_header
 
@@ -37,7 +34,6 @@ SUITES = {name: REPO / "expectations" / f"{name}.json"
 ADDRESS_COLUMN = "address"  # the street address beside the standard frame until the geocoder drops it
 # Export columns never copied into quarantine.raw_record (the raw landing zone keeps them).
 SENSITIVE_EXPORT_COLUMNS = ("CLIENT_ID", "ADDRESS")
-_FAILURE_ACTIONS = {"critical": "fail_batch", "row": "quarantine"}
 
 
 # -- readers used by land_file: the file as Arrow record batches of text ---------------------
@@ -60,34 +56,6 @@ def sensitive_columns(columns: list[str]) -> tuple[str, ...]:
     return tuple(c for c in columns if c.strip().upper() in SENSITIVE_EXPORT_COLUMNS)
 
 
-# -- suites ----------------------------------------------------------------------------------
-
-def with_failure_actions(suite: dict) -> dict:
-    """Return the suite with ``meta.on_failure`` set from ``meta.severity`` where it is missing.
-
-    NOTE: ``tasks/validate.py`` acts on ``meta.on_failure``; the treatment suites only say
-    ``meta.severity`` (critical / row), which would make every failure pass unnoticed.
-    """
-    def actionable(e: dict) -> dict:
-        meta = dict(e.get("meta", {}))
-        if "on_failure" not in meta and meta.get("severity") in _FAILURE_ACTIONS:
-            meta["on_failure"] = _FAILURE_ACTIONS[meta["severity"]]
-        return {**e, "meta": meta}
-
-    return {**suite, "expectations": [actionable(e) for e in suite["expectations"]]}
-
-
-def actionable_suite(name: str, folder: Path) -> Path:
-    """Write ``with_failure_actions`` of ``expectations/<name>.json`` into ``folder``; return its path."""
-    suite = with_failure_actions(json.loads(SUITES[name].read_text(encoding="utf-8")))
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.json"
-    text = json.dumps(suite, indent=1)
-    if not path.exists() or path.read_text(encoding="utf-8") != text:
-        path.write_text(text, encoding="utf-8")
-    return path
-
-
 # -- standardize wrappers (raw chunk -> frame on the raw chunk's index) ----------------------
 
 def standardize_admissions(raw: pd.DataFrame, key: bytes) -> pd.DataFrame:
@@ -98,16 +66,34 @@ def standardize_admissions(raw: pd.DataFrame, key: bytes) -> pd.DataFrame:
     return std.assign(**{ADDRESS_COLUMN: address})
 
 
+def _as_written(raw: pd.DataFrame, default_admission_year: int | None) -> pd.DataFrame:
+    """Return TEDS columns of rows the adapter rejected: whole numbers as written, anything else
+    null, CASEID as written ("" when blank), so the suite judges them like any other row."""
+    out = {"caseid": raw["CASEID"].astype("str").str.strip().fillna("")}
+    for col, var in treatment_teds.INT_SOURCES.items():
+        if var in raw.columns:
+            num = pd.to_numeric(raw[var].astype("str").str.strip(), errors="coerce")
+            out[col] = num.where(np.isfinite(num) & (num == np.floor(num)))
+        elif col == "admission_year" and default_admission_year is not None:
+            out[col] = pd.Series(float(default_admission_year), index=raw.index)
+        else:
+            out[col] = pd.Series(np.nan, index=raw.index)
+    return TEDS_STATE_ADMISSIONS.coerce(pd.DataFrame(out, index=raw.index))
+
+
 def standardize_teds(raw: pd.DataFrame, default_admission_year: int | None = None) -> pd.DataFrame:
     """Return one row per raw row: TEDS_STATE_ADMISSIONS columns plus ``GEOCODE_QUARANTINE``
-    holding the adapter's reason for rows it rejects (their codes are null; CASEID as written)."""
+    holding the adapter's reason for rows it rejects.
+
+    NOTE: ``tasks.batch.process_chunk`` validates before it reads ``GEOCODE_QUARANTINE``, so a
+    rejected row the suite also fails (e.g. empty CASEID) is quarantined with the suite's
+    reasons; the others (a code that is not a whole number) carry the adapter's reason.
+    """
     result = treatment_teds.to_standard(raw, default_admission_year)
     rejected = raw.index[result.rejects["row"].to_numpy(dtype="int64")]
     kept = result.admissions.set_axis(raw.index.difference(rejected, sort=False))
     if len(rejected):
-        bad = TEDS_STATE_ADMISSIONS.empty_frame().reindex(rejected)
-        bad["caseid"] = raw.loc[rejected, "CASEID"].astype("str").str.strip().fillna("")
-        kept = pd.concat([kept, bad]).loc[raw.index]
+        kept = pd.concat([kept, _as_written(raw.loc[rejected], default_admission_year)]).loc[raw.index]
     out = TEDS_STATE_ADMISSIONS.coerce(kept)
     reasons = pd.Series(result.rejects["reason"].to_numpy(object), index=rejected, dtype="str")
     out[GEOCODE_QUARANTINE] = reasons.reindex(raw.index)
@@ -159,39 +145,7 @@ def facilities_spec(source: str, neighborhoods, bbox: list[float], projected_crs
                     suite_parameters={"lat_min": lat_min, "lat_max": lat_max, "lon_min": lon_min, "lon_max": lon_max})
 
 
-# -- the pseudonymization key ----------------------------------------------------------------
-
-def resolve_pseudonym_key(configured: str | None, key_file: Path, allow_generated: bool) -> tuple[bytes, str]:
-    """Return (key, where it came from: ``configured`` / ``key file`` / ``generated``).
-
-    Without a configured key, a key file is used (created once, random, mode 0600) only when
-    ``allow_generated`` (synthetic demo data); otherwise ConfigError. The key is never logged.
-    """
-    if configured:
-        key = configured.encode("utf-8")
-        check_key(key)
-        return key, "configured"
-    if not allow_generated:
-        raise ConfigError("PULSE_PSEUDONYM_KEY", "is not set; client ids of treatment admissions are pseudonymized "
-                          "with it", 'Set it to a random secret, e.g. export PULSE_PSEUDONYM_KEY="$(python -c '
-                          "'import secrets; print(secrets.token_hex(32))')\"")
-    origin = "key file"
-    if not key_file.exists():
-        key_file.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="ascii") as fh:
-                fh.write(secrets.token_hex(32) + "\n")
-            origin = "generated"
-        except FileExistsError:  # another run created it meanwhile: use that one
-            pass
-    if key_file.stat().st_mode & 0o077:
-        raise ConfigError(key_file, f"is readable by other users (mode {key_file.stat().st_mode & 0o777:o})",
-                          f"Run chmod 600 {key_file}")
-    key = key_file.read_text(encoding="ascii").strip().encode("ascii")
-    check_key(key)
-    return key, origin
-
+# -- synthetic or not ----------------------------------------------------------------------
 
 def export_is_synthetic(path: Path) -> bool:
     """True when the export's ``.meta.json`` (written by the demo generator) says synthetic."""

@@ -7,6 +7,7 @@ it as person rows. Period completeness is decided from the data's own first and 
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -56,16 +57,21 @@ def read_drug_incidents_daily(engine: Engine) -> pd.DataFrame:
     return _daily_frame(engine, query)
 
 
-def read_admissions_daily(engine: Engine) -> tuple[pd.DataFrame, Span | None]:
-    """Return treatment admissions per neighborhood and day plus their span (empty frame and None if none)."""
+def read_admissions_daily(engine: Engine) -> tuple[pd.DataFrame, Span | None, bool]:
+    """Return treatment admissions per neighborhood and day, their span and whether any row is synthetic.
+
+    Only counts leave the database. Empty frame and None when there are no dated admissions.
+    """
     t = metadata.tables["fct_treatment_admissions"]
     day = cast(t.c.admitted_on, Date).label("day")
     query = (select(t.c.neighborhood_id, day, func.count().label("value"))
              .where(t.c.admitted_on.is_not(None)).group_by(t.c.neighborhood_id, day))
     frame = _daily_frame(engine, query)
     if frame.empty:
-        return frame, None
-    return frame, Span(frame["day"].min(), frame["day"].max())
+        return frame, None, False
+    with engine.connect() as conn:
+        synthetic = conn.execute(select(func.count()).where(t.c.is_synthetic.is_(True))).scalar_one()
+    return frame, Span(frame["day"].min(), frame["day"].max()), bool(synthetic)
 
 
 def read_neighborhoods(engine: Engine) -> pd.DataFrame:
@@ -138,7 +144,8 @@ def read_offense_profile(engine: Engine) -> pd.DataFrame:
                     func.sum(_flag(t.c.is_arrest.is_(True))).label("n_arrest"))
              .group_by(t.c.is_drug_offense, t.c.offense_category))
     with engine.connect() as conn:
-        frame = pd.DataFrame(conn.execute(query).all(), columns=["is_drug_offense", "offense_category", "n", "n_arrest"])
+        frame = pd.DataFrame(conn.execute(query).all(),
+                             columns=["is_drug_offense", "offense_category", "n", "n_arrest"])
     frame["is_drug_offense"] = frame["is_drug_offense"].astype(bool)
     for col in ("n", "n_arrest"):
         frame[col] = pd.to_numeric(frame[col]).fillna(0).astype("int64")
@@ -204,8 +211,8 @@ def period_series(daily: pd.DataFrame, grain: str, span: Span, ids: Iterable[str
     """
     window = complete_range(span, grain)
     if window is None:
-        return pd.DataFrame({"neighborhood_id": pd.Series(dtype=object), "period_start": pd.Series(dtype="datetime64[us]"),
-                             "value": pd.Series(dtype="float64")})
+        return pd.DataFrame({"neighborhood_id": pd.Series(dtype=object),
+                             "period_start": pd.Series(dtype="datetime64[us]"), "value": pd.Series(dtype="float64")})
     first, last = window
     frame = daily.assign(period_start=period_start_of(daily["day"], grain))
     frame = frame[(frame["period_start"] >= first) & (frame["period_start"] <= last)]
@@ -241,7 +248,8 @@ def split_programs(programs: pd.DataFrame, first_month: pd.Timestamp, last_month
         "program_id": skipped["program_id"], "neighborhood_id": skipped["neighborhood_id"],
         "started_on": pd.to_datetime(skipped["started_on"]), "method": "not_estimated",
         "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan,
-        "n_pre": pd.array([None] * len(skipped), dtype="Int64"), "n_post": pd.array([None] * len(skipped), dtype="Int64"),
+        "n_pre": pd.array([None] * len(skipped), dtype="Int64"),
+        "n_post": pd.array([None] * len(skipped), dtype="Int64"),
         "details": [details_json({"metric": metric, "skipped": r}) for r in reasons[reasons.notna()]],
     })
     return programs[reasons.isna()].reset_index(drop=True), rows.reset_index(drop=True)
@@ -272,16 +280,43 @@ def select_alerts(signals: pd.DataFrame, previous: pd.DataFrame, last_day: pd.Ti
     return candidates[fresh].reset_index(drop=True)
 
 
-def tag_signals(signals: pd.DataFrame, grain: str, computed_at) -> pd.DataFrame:
-    """Return detector output as trend_signals table rows: adds ``grain`` and ``computed_at``."""
-    return signals.assign(grain=grain, computed_at=pd.Timestamp(computed_at))
+def drop_small_series(series: pd.DataFrame, threshold: int) -> pd.DataFrame:
+    """Return the series without the areas whose total over the whole series is 1..``threshold``.
+
+    For counts of people (admissions): trend_signals is analyst-readable, and a trend row of an
+    area with 3 admissions in four years discloses a small cell. Citywide rows and all-zero
+    areas are kept (zero is not a small cell).
+    """
+    areas = series["neighborhood_id"].notna()
+    totals = series[areas].groupby("neighborhood_id")["value"].sum()
+    small = set(totals[(totals > 0) & (totals <= threshold)].index)
+    return series[~series["neighborhood_id"].isin(small)].reset_index(drop=True)
+
+
+# Detail keys from which a person count could be recomputed (mean x periods = total).
+COUNT_DETAIL_KEYS = ("mean_per_period", "pct_per_year", "intercept")
+
+
+def tag_signals(signals: pd.DataFrame, grain: str, computed_at, drop: tuple[str, ...] = (), **details) -> pd.DataFrame:
+    """Return detector output as trend_signals table rows: adds ``grain``, ``computed_at`` and ``details`` keys.
+
+    Extra ``details`` (e.g. ``synthetic=True`` for generated admissions) are merged into each
+    row's JSON so readers of the table (the report) can label the input; keys in ``drop`` are
+    removed from it (``COUNT_DETAIL_KEYS`` for counts of people).
+    """
+    out = signals.assign(grain=grain, computed_at=pd.Timestamp(computed_at))
+    if (details or drop) and len(out):
+        out["details"] = [details_json({**{k: v for k, v in json.loads(d).items() if k not in drop}, **details})
+                          for d in out["details"]]
+    return out
 
 
 def combine_signals(parts: list[pd.DataFrame | None]) -> pd.DataFrame:
     """Return the tagged signal frames of one run as one frame (an empty trend_signals frame if none ran)."""
     frames = [p for p in parts if p is not None and len(p)]
     if not frames:
-        return trend_signals_frame([]).assign(grain=pd.Series(dtype=object), computed_at=pd.Series(dtype="datetime64[us]"))
+        return trend_signals_frame([]).assign(grain=pd.Series(dtype=object),
+                                              computed_at=pd.Series(dtype="datetime64[us]"))
     return pd.concat(frames, ignore_index=True)
 
 

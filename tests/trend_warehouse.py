@@ -3,8 +3,9 @@
 Drug incidents 2016-01-01..2018-06-14 (June is partial): a contiguous West Side cluster (Humboldt
 Park 23, Austin 25, West/East Garfield Park 26/27, North Lawndale 29) with a falling rate, the
 other areas sparse and flat, a spike of SPIKE_COUNT incidents in SPIKE_AREA on SPIKE_DAY, some
-drug incidents without a neighborhood, some other offenses, and three programs: one estimable
-synthetic program, one library branch and one program without a site area.
+drug incidents without a neighborhood, some other offenses, three programs (one estimable
+synthetic program, one library branch, one program without a site area) and a few synthetic
+treatment admissions a month in the cluster, rising.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ FIRST_DAY, LAST_DAY = pd.Timestamp("2016-01-01"), pd.Timestamp("2018-06-14")
 CLUSTER = ("23", "25", "26", "27", "29")
 SPIKE_AREA, SPIKE_DAY, SPIKE_COUNT = "8", pd.Timestamp("2018-06-12"), 12
 PROGRAM_AREA, PROGRAM_START = "25", pd.Timestamp("2017-03-06")
+SMALL_ADMISSIONS_AREA = "1"
 LINEAGE = {"source": "hand", "batch_id": "hand-1", "loaded_at": datetime(2026, 1, 1)}
 
 
@@ -60,6 +62,19 @@ def incidents_frame(ids: list[str], seed: int = 7) -> pd.DataFrame:
     return out
 
 
+def admissions_frame(seed: int = 11) -> pd.DataFrame:
+    """Return synthetic fct_treatment_admissions rows: a few a month in the cluster, rising over time."""
+    rng = np.random.default_rng(seed)
+    days = pd.date_range(FIRST_DAY, LAST_DAY, freq="D")
+    rate = np.linspace(0.05, 0.25, len(days))
+    rows = [(area, day) for area in CLUSTER for day, n in zip(days, rng.poisson(rate)) for _ in range(n)]
+    rows += [(SMALL_ADMISSIONS_AREA, day) for day in days[[40, 400, 800]]]  # 3 in all: a small cell
+    return pd.DataFrame({
+        "admission_id": [f"A{i:05d}" for i in range(len(rows))], "admitted_on": [d.date() for _, d in rows],
+        "neighborhood_id": [a for a, _ in rows], "is_synthetic": True, "geocode_method": "address",
+        "geocode_precision": "address", **LINEAGE})
+
+
 def programs_frame() -> pd.DataFrame:
     base = {"sponsor": "Demo (synthetic)", "site_name": "Hall", "latitude": None, "longitude": None,
             "geocode_method": "none", "geocode_precision": "none", "ended_on": None, "is_synthetic": True, **LINEAGE}
@@ -83,7 +98,10 @@ def build_trend_warehouse(url: str, settings) -> dict:
         incidents = incidents_frame(hoods["neighborhood_id"].tolist())
         _bulk_insert(engine, fct_incidents.name, incidents)
         replace_table(engine, metadata.tables["dim_programs"], programs_frame())
-        return {"n_incidents": len(incidents), "n_drug": int(incidents["is_drug_offense"].sum())}
+        admissions = admissions_frame()
+        _bulk_insert(engine, "fct_treatment_admissions", admissions)
+        return {"n_incidents": len(incidents), "n_drug": int(incidents["is_drug_offense"].sum()),
+                "n_admissions": len(admissions)}
     finally:
         engine.dispose()
 

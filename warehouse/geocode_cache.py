@@ -8,18 +8,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import pandas as pd
-from sqlalchemy import Column, DateTime, Engine, Float, Table, Text, select
+from sqlalchemy import Column, DateTime, Engine, Double, Table, Text, select
 
 from warehouse.metadata import metadata
 
 geocode_cache = Table(
     "geocode_cache", metadata,
     Column("cache_key", Text, primary_key=True, comment="normalized address (tasks.address)"),
-    Column("latitude", Float),
-    Column("longitude", Float),
+    Column("latitude", Double),
+    Column("longitude", Double),
     Column("geocode_method", Text),
     Column("geocode_precision", Text),
-    Column("match_score", Float),
+    Column("match_score", Double),
     Column("geocode_note", Text),
     Column("geocoder_version", Text),
     Column("cached_at", DateTime),

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import Engine, Table, select, text, func
 
 from schemas.base import EntitySchema
+from tasks.faults import failpoint
 from warehouse.engine import is_duckdb
 from warehouse.metadata import load_audit, metadata, source_watermarks
 
@@ -123,6 +124,7 @@ def merge_batch(engine: Engine, schema: EntitySchema, batch: BatchInfo, data_fil
     with engine.begin() as conn:
         stg = _stage_temp_table(conn, target, cols)
         _copy_parquet(conn, stg, cols, data_files, {})
+        failpoint("load.tx_staged")
         join = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in key)
         v = schema.version_column
         newer = (f"(s.{_q(v)} > t.{_q(v)} OR (t.{_q(v)} IS NULL AND s.{_q(v)} IS NOT NULL))" if v else "TRUE")
@@ -134,6 +136,7 @@ def merge_batch(engine: Engine, schema: EntitySchema, batch: BatchInfo, data_fil
         if n_newer:
             conn.execute(text(
                 f"DELETE FROM {_q(target.name)} t WHERE EXISTS (SELECT 1 FROM {_q(stg)} s WHERE {join} AND {newer})"))
+        failpoint("load.tx_deleted")
         col_list = ", ".join(_q(c) for c in cols)
         lineage = ("" if "source" in cols else ", source") + ", batch_id, loaded_at"
         values = ("" if "source" in cols else ", :source") + ", :batch_id, :now"
@@ -142,6 +145,7 @@ def merge_batch(engine: Engine, schema: EntitySchema, batch: BatchInfo, data_fil
             f"SELECT {', '.join('s.' + _q(c) for c in cols)}{values} FROM {_q(stg)} s "
             f"WHERE NOT EXISTS (SELECT 1 FROM {_q(target.name)} t WHERE {join})"),
             {"source": batch.source, "batch_id": batch.batch_id, "now": now})
+        failpoint("load.tx_inserted")
         if is_duckdb(engine):
             conn.execute(text(f"DROP TABLE {_q(stg)}"))
         qtable = metadata.tables[f"quarantine_{schema.name}"]
@@ -150,11 +154,14 @@ def merge_batch(engine: Engine, schema: EntitySchema, batch: BatchInfo, data_fil
         conn.execute(qtable.delete().where(qtable.c.batch_id == batch.batch_id))
         _copy_parquet(conn, qtable.name, qcols, quarantine_files,
                       {"batch_id": batch.batch_id, "source": batch.source, "quarantined_at": now})
+        failpoint("load.tx_quarantined")
         counts = {"rows_inserted": int(staged) - n_existing, "rows_updated": n_newer,
                   "rows_unchanged": n_existing - n_newer, "rows_loaded": int(staged)}
         _insert_audit(conn, batch, "loaded", counts, rows_quarantined, validation_success, None, now)
         if advance_watermark is not None:
             _set_watermark(conn, batch.source, advance_watermark, batch.batch_id, now)
+        failpoint("load.tx_before_commit")
+    failpoint("load.committed")
     return {**counts, "rows_quarantined": rows_quarantined}
 
 

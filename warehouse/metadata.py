@@ -4,7 +4,7 @@ No reflection anywhere (duckdb_engine cannot reflect on SQLAlchemy 2.1): tables 
 """
 from __future__ import annotations
 
-from sqlalchemy import (Boolean, Column, Date, DateTime, Float, BigInteger, Integer, MetaData, String, Table, Text)
+from sqlalchemy import (Boolean, Column, Date, DateTime, Double, BigInteger, Integer, MetaData, String, Table, Text)
 
 from schemas.base import EntitySchema
 from schemas.incidents import INCIDENTS
@@ -13,7 +13,7 @@ from schemas.treatment import ADMISSIONS, FACILITIES, TEDS_STATE_ADMISSIONS
 
 metadata = MetaData()
 
-SQL_TYPES = {"string": Text, "int": BigInteger, "float": Float, "bool": Boolean, "date": Date,
+SQL_TYPES = {"string": Text, "int": BigInteger, "float": Double, "bool": Boolean, "date": Date,
              "timestamp": DateTime}
 LINEAGE_COLUMNS = ("source", "batch_id", "loaded_at")
 
@@ -96,9 +96,9 @@ dim_neighborhoods = Table(
     Column("neighborhood_id", Text, primary_key=True),
     Column("name", Text, nullable=False),
     Column("population_2010", Integer),
-    Column("area_km2", Float),
-    Column("centroid_lat", Float),
-    Column("centroid_lon", Float),
+    Column("area_km2", Double),
+    Column("centroid_lat", Double),
+    Column("centroid_lon", Double),
     Column("geometry_wkt", Text, comment="polygon in EPSG:4326 as WKT"),
     comment="one row per neighborhood (Chicago: community area, id = area number)",
 )

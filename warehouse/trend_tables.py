@@ -6,7 +6,7 @@ rerun on the same warehouse leaves exactly the same rows. Column meanings: docs/
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import BigInteger, Column, Date, DateTime, Engine, Float, Table, Text, select
+from sqlalchemy import BigInteger, Column, Date, DateTime, Engine, Double, Table, Text, select
 
 from tasks.impact import PROGRAM_IMPACT_COLUMNS
 from tasks.trends import TREND_SIGNAL_COLUMNS
@@ -25,9 +25,9 @@ trend_signals = Table(
     Column("period_end", Date, nullable=False, comment="last day of the period, inclusive"),
     Column("method", Text, nullable=False,
            comment="seasonal_mann_kendall | mann_kendall | ears_c1 | ears_c2 | ears_c3 | emerging_hotspot"),
-    Column("statistic", Float),
-    Column("p_value", Float),
-    Column("score", Float, comment="MK: Sen's slope per year; EARS: C - threshold; hot spot: final Gi* z"),
+    Column("statistic", Double),
+    Column("p_value", Double),
+    Column("score", Double, comment="MK: Sen's slope per year; EARS: C - threshold; hot spot: final Gi* z"),
     Column("level", Text, nullable=False, comment="trend direction, alarm, or hot spot category"),
     Column("details", Text, comment="JSON object with the method's supporting numbers"),
     Column("grain", Text, nullable=False, comment="day | week | month: the series the method ran on"),
@@ -41,10 +41,10 @@ program_impact = Table(
     Column("neighborhood_id", Text),
     Column("started_on", Date),
     Column("method", Text, nullable=False, comment="its | did | not_estimated"),
-    Column("estimate", Float, comment="rate ratio: ITS level change, DiD treated x post"),
-    Column("ci_low", Float),
-    Column("ci_high", Float),
-    Column("p_value", Float),
+    Column("estimate", Double, comment="rate ratio: ITS level change, DiD treated x post"),
+    Column("ci_low", Double),
+    Column("ci_high", Double),
+    Column("p_value", Double),
     Column("n_pre", BigInteger, comment="months before the program start"),
     Column("n_post", BigInteger, comment="months from the program start"),
     Column("details", Text, comment="JSON: every fitted number, or 'skipped' with the reason"),

@@ -15,14 +15,17 @@ import typer
 from typer.testing import CliRunner
 
 from flows.cli_programs import register
-from flows.programs import demo_folder, demo_programs_flow, generate_demo, library_programs_flow
+from flows.programs import demo_folder, demo_programs_flow, generate_demo, library_programs_flow, run_program_feeds
 from flows.secrets import KEY_FILE, pseudonym_key
+from schemas.programs import PROGRAM_GEOCODE_METHODS, PROGRAM_GEOCODE_PRECISIONS
 from tasks.errors import PulseError
-from tasks.program_steps import SESSIONS_SUITE
+from tasks.program_steps import SESSIONS_SUITE, cpl_visitors_reader, demo_reader
 from tasks.pseudonymize import pseudonymize
+from tasks.sources import programs_cpl as cpl
 from tasks.sources import programs_demo as demo
 
-FIXTURES = Path(__file__).resolve().parents[1] / "data" / "programs"
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "data" / "programs"
 CPL_TINY = [FIXTURES / "cpl_visitors_tiny_2019.csv", FIXTURES / "cpl_visitors_tiny_2023.csv"]
 CPL_LOCATIONS = FIXTURES / "cpl_locations_tiny.csv"
 DIRECTIONS = {"N", "S", "E", "W", "NORTH", "SOUTH", "EAST", "WEST"}
@@ -46,11 +49,18 @@ def all_tables_text(url: str) -> dict[str, str]:
     return {n: "\n".join(" | ".join(map(str, row)) for row in q(url, f'SELECT * FROM "{n}"')) for n in names}
 
 
-def address_pattern(address: str) -> re.Pattern:
-    """House number followed by the street name, however the warehouse might spell it."""
+def address_key(address: str) -> tuple[str, str]:
+    """(house number, street name) of an address: '3401 W. Foster Ave.' -> ('3401', 'foster')."""
     tokens = [t for t in re.split(r"[\s.,]+", address) if t]
-    name = next(t for t in tokens[1:] if t.upper() not in DIRECTIONS)
-    return re.compile(rf"\b{tokens[0]}\b[\sA-Za-z.]{{0,8}}{re.escape(name)}", re.IGNORECASE)
+    return tokens[0], next(t for t in tokens[1:] if t.upper() not in DIRECTIONS).lower()
+
+
+NUMBER_STREET = re.compile(r"\b(\d{1,6})[\s.]+(?:(?:[NSEW]|north|south|east|west)[\s.]+)?([a-z0-9]+)", re.IGNORECASE)
+
+
+def addresses_in(text: str, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of the (number, street) keys appear in the text, however the street is spelled after the name."""
+    return {(n, name.lower()) for n, name in NUMBER_STREET.findall(text)} & keys
 
 
 def session_reasons() -> dict[tuple[str, str], str]:
@@ -63,35 +73,46 @@ def run_library(settings, files=CPL_TINY):
     return library_programs_flow(settings=settings, files=[str(f) for f in files], locations_file=str(CPL_LOCATIONS))
 
 
-def test_both_feeds_load_every_row_or_quarantine_it_and_rerun_skips(prefect_harness, settings_factory,
-                                                                     warehouse_url):
-    settings = settings_factory(warehouse_url)
+def tiny_city_config(tmp_path: Path) -> Path:
+    """The Chicago config with the CPL feed pointed at the tiny fixture files (absolute paths)."""
+    config = (REPO / "config" / "chicago.toml").read_text()
+    files = ", ".join(f'"{f}"' for f in CPL_TINY)
+    config = re.sub(r"(\[sources\.programs_cpl\][^\[]*?)files = \[[^\]]*\]", rf"\1files = [{files}]", config)
+    config = config.replace('"programs/cpl_locations_hours_contact.csv"', f'"{CPL_LOCATIONS}"')
+    path = tmp_path / "city.toml"
+    path.write_text(config)
+    return path
+
+
+def test_program_feeds_load_every_row_or_quarantine_it_and_rerun_skips(prefect_harness, settings_factory,
+                                                                       warehouse_url, tmp_path):
+    settings = settings_factory(warehouse_url, city_config=tiny_city_config(tmp_path))
     feed = generate_demo(settings, demo_folder(settings))  # where the flow looks; seeded like the flow's default
-    out = run_library(settings) + demo_programs_flow(settings=settings)
+    out = run_program_feeds(settings)
 
-    assert [s["status"] for s in out] == ["loaded"] * 6
-    audit = q(warehouse_url, "SELECT source, entity, rows_read, rows_loaded, rows_quarantined FROM load_audit "
-                             "WHERE status = 'loaded'")
-    assert len(audit) == 6 and all(read == loaded + held for _, _, read, loaded, held in audit)
-    read = {(src, entity): n for src, entity, n, _, _ in audit if src == "programs_demo" or entity == "programs"}
-    cells = sorted(n for src, entity, n, _, _ in audit if entity == "program_sessions" and src == "programs_cpl")
-    # CPL: 6 branches (4 in 2019, 3 in 2023, Albany Park in both); 12 month cells per branch row.
-    assert read[("programs_cpl", "programs")] == 6 and cells == [36, 48]
-    assert read[("programs_demo", "programs")] == len(feed.programs)
-    assert read[("programs_demo", "program_sessions")] == len(feed.sessions)
-    assert read[("programs_demo", "session_roster")] == len(feed.roster)
-    for table, source in (("fct_program_sessions", "programs_cpl"), ("fct_program_sessions", "programs_demo"),
-                          ("dim_programs", "programs_demo"), ("fct_session_roster", "programs_demo")):
-        loaded = q(warehouse_url, f"SELECT count(*) FROM {table} WHERE source = :s", s=source)[0][0]
-        entity = {"fct_program_sessions": "program_sessions", "dim_programs": "programs",
-                  "fct_session_roster": "session_roster"}[table]
-        assert loaded == sum(a[3] for a in audit if a[0] == source and a[1] == entity)
+    assert [(s["table"], s["status"]) for s in out] == [
+        ("dim_programs", "loaded"), ("fct_program_sessions", "loaded"), ("fct_program_sessions", "loaded"),
+        ("dim_programs", "loaded"), ("fct_program_sessions", "loaded"), ("fct_session_roster", "loaded")]
+    audit = q(warehouse_url, "SELECT source, entity, sum(rows_read), sum(rows_loaded), sum(rows_quarantined) "
+                             "FROM load_audit WHERE status = 'loaded' GROUP BY source, entity")
+    assert all(read == loaded + held for _, _, read, loaded, held in audit)
+    totals = {(src, entity): (read, loaded, held) for src, entity, read, loaded, held in audit}
+    # CPL: 4 branches in the 2019 file, 3 in 2023 (Albany Park in both): 84 month cells, 6 not reported.
+    assert totals[("programs_cpl", "program_sessions")] == (84, 78, 6)
+    assert totals[("programs_cpl", "programs")] == (6, 6, 0)
+    assert totals[("programs_demo", "programs")][0] == len(feed.programs)
+    assert totals[("programs_demo", "program_sessions")][0] == len(feed.sessions)
+    assert totals[("programs_demo", "session_roster")][0] == len(feed.roster)
+    for table, entity in (("dim_programs", "programs"), ("fct_program_sessions", "program_sessions"),
+                          ("fct_session_roster", "session_roster")):
+        by_source = dict(q(warehouse_url, f"SELECT source, count(*) FROM {table} GROUP BY source"))
+        assert by_source == {src: totals[(src, e)][1] for src, e in totals if e == entity}, table
 
-    # Blank (not reported) months: held back, with the month named in the raw record.
+    # Blank (not reported) months are held back, the month named in the raw record.
     blank = q(warehouse_url, "SELECT record_id, raw_record FROM quarantine_program_sessions "
                              "WHERE source = 'programs_cpl'")
-    assert sorted(r[0] for r in blank) == sorted(f"{p}-2023-{m}" for p in ("cpl-walker", "cpl-albany-park",
-                                                                            "cpl-whitney-m-young-jr")
+    assert sorted(r[0] for r in blank) == sorted(f"cpl-{b}-2023-{m}" for b in ("walker", "albany-park",
+                                                                               "whitney-m-young-jr")
                                                  for m in ("11", "12"))
     assert all('"note": "month not reported"' in r[1] for r in blank)
 
@@ -105,30 +126,40 @@ def test_both_feeds_load_every_row_or_quarantine_it_and_rerun_skips(prefect_harn
     assert q(warehouse_url, "SELECT count(*) FROM fct_program_sessions WHERE program_id = :p",
              p=demo.ORPHAN_PROGRAM_ID)[0][0] == 0
 
-    # Sites: CPL points, addresses for branches without one; demo programs where the generator put them.
-    sites = dict(q(warehouse_url, "SELECT program_id, geocode_method FROM dim_programs WHERE source = 'programs_cpl'"))
-    assert sites["cpl-albany-park"] == "latlon" and sites["cpl-west-loop"] == "address_grid"
-    assert sites["cpl-whitney-m-young-jr"] == "address_grid"  # 'not a point' in the 2023 file
-    placed = dict(q(warehouse_url, "SELECT program_id, neighborhood_id FROM dim_programs "
-                                   "WHERE source = 'programs_demo' AND is_synthetic"))
-    assert placed == dict(zip(feed.sites["program_id"], feed.sites["neighborhood_id"]))
+    # Sites: points where the files give one, else the street address.
+    sites = {p: (m, n) for p, m, n in q(warehouse_url, "SELECT program_id, geocode_method, neighborhood_id "
+                                                       "FROM dim_programs WHERE source = 'programs_cpl'")}
+    assert sites["cpl-albany-park"][0] == "latlon"  # the 2023 point wins over the 2019 locations file
+    assert sites["cpl-legler-regional"] == ("latlon", "26")  # 2019 only: matched to the locations file by name
+    assert sites["cpl-harold-washtington-library-center"][0] == "latlon"  # ... and by address
+    # No point at all (West Loop is not in the locations file; Whitney's is 'not a point'): by address.
+    assert sites["cpl-west-loop"] == ("address_grid", "28") and sites["cpl-whitney-m-young-jr"][0] == "address_grid"
+    started = dict(q(warehouse_url, "SELECT program_id, started_on FROM dim_programs"))
+    assert str(started["cpl-albany-park"])[:10] == "2019-01-01" and str(started["cpl-walker"])[:10] == "2023-01-01"
+    methods = q(warehouse_url, "SELECT DISTINCT geocode_method, geocode_precision FROM dim_programs")
+    assert {m for m, _ in methods} <= set(PROGRAM_GEOCODE_METHODS)
+    assert {p for _, p in methods} <= set(PROGRAM_GEOCODE_PRECISIONS)
+    # The synthetic programs sit where the generator put them (high drug-incident areas), by address.
+    placed = q(warehouse_url, "SELECT program_id, neighborhood_id, geocode_method FROM dim_programs "
+                              "WHERE source = 'programs_demo' AND is_synthetic")
+    assert {p: n for p, n, _ in placed} == dict(zip(feed.sites["program_id"], feed.sites["neighborhood_id"]))
+    assert {m for _, _, m in placed} <= {"address_grid", "intersection", "grid_crossing"}
 
     # Privacy: no raw participant id and no site street address in any warehouse table.
-    key = pseudonym_key(settings)
     first = feed.roster["PARTICIPANT_ID"].iloc[0]
     assert q(warehouse_url, "SELECT count(*) FROM fct_session_roster WHERE participant_key = :k",
-             k=pseudonymize(pd.Series([first]), key).iloc[0])[0][0] >= 1
+             k=pseudonymize(pd.Series([first]), pseudonym_key(settings)).iloc[0])[0][0] >= 1
     raw_ids = set(feed.roster["PARTICIPANT_ID"])
     addresses = list(feed.programs["SITE_ADDRESS"]) + [a for f in [*CPL_TINY, CPL_LOCATIONS]
                                                        for a in pd.read_csv(f, dtype=str)["ADDRESS"]]
+    keys = {address_key(a) for a in addresses}
     for table, text in all_tables_text(warehouse_url).items():
         assert not set(re.findall(r"\bC\d{6}\b", text)) & raw_ids, table
-        assert not [a for a in addresses if address_pattern(a).search(text)], table
+        assert not addresses_in(text, keys), table
 
     # Rerun: every batch is skipped and nothing changes.
     before = q(warehouse_url, "SELECT count(*) FROM fct_program_sessions")[0][0]
-    again = run_library(settings) + demo_programs_flow(settings=settings)
-    assert [s["status"] for s in again] == ["skipped"] * 6
+    assert {s["status"] for s in run_program_feeds(settings)} == {"skipped"}
     assert q(warehouse_url, "SELECT count(*) FROM fct_program_sessions")[0][0] == before
 
 
@@ -172,31 +203,59 @@ DEMO_BAD = [
 ]
 
 
-@pytest.mark.parametrize("fixture,expected", CPL_BAD + DEMO_BAD, ids=[f for f, _ in CPL_BAD + DEMO_BAD])
-def test_bad_input_file_fails_with_one_line(prefect_harness, settings_factory, duckdb_url, tmp_path, fixture,
-                                            expected):
-    settings = settings_factory(duckdb_url)
-    if fixture.startswith("demo_"):
-        folder = tmp_path / "provider"
-        folder.mkdir()
-        shutil.copy(FIXTURES / "demo_programs.csv", folder / "programs.csv")
-        shutil.copy(FIXTURES / fixture, folder / "sessions.csv")
-        with pytest.raises(PulseError) as e:
-            demo_programs_flow(folder=str(folder), settings=settings)
-    else:
-        path = tmp_path / f"{Path(fixture).stem}_2021.csv"  # the year comes from the file name
-        shutil.copy(FIXTURES / fixture, path)
-        with pytest.raises(PulseError) as e:
-            run_library(settings, [path])
+def bad_library_file(tmp_path: Path, fixture: str) -> Path:
+    path = tmp_path / f"{Path(fixture).stem}_2021.csv"  # the year comes from the file name
+    shutil.copy(FIXTURES / fixture, path)
+    return path
+
+
+def bad_demo_folder(tmp_path: Path, fixture: str) -> Path:
+    folder = tmp_path / "provider"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "demo_programs.csv", folder / "programs.csv")
+    shutil.copy(FIXTURES / fixture, folder / "sessions.csv")
+    return folder
+
+
+def read_and_standardize(feed: str, path: Path):
+    """What a flow does with one file before loading it: read it for landing, then standardize it."""
+    if feed == "cpl":
+        raw = pd.concat(b.to_pandas() for b in cpl_visitors_reader(path))
+        raw.attrs["source_path"] = str(path)
+        return cpl.to_standard(raw, cpl.year_of(path))
+    raw = pd.concat(b.to_pandas() for b in demo_reader("sessions")(path))
+    raw.attrs["source_path"] = str(path)
+    return demo.sessions_to_standard(raw)
+
+
+@pytest.mark.parametrize("feed,fixture,expected", [("cpl", *c) for c in CPL_BAD] + [("demo", *c) for c in DEMO_BAD],
+                         ids=[f for f, _ in CPL_BAD + DEMO_BAD])
+def test_bad_input_file_gives_one_line_error(tmp_path, feed, fixture, expected):
+    path = bad_library_file(tmp_path, fixture) if feed == "cpl" else bad_demo_folder(tmp_path, fixture) / "sessions.csv"
+    with pytest.raises(PulseError) as e:
+        read_and_standardize(feed, path)
     message = str(e.value)
     assert "\n" not in message and all(part in message for part in expected), message
 
 
-def test_library_file_without_a_year_in_its_name_is_refused(prefect_harness, settings_factory, duckdb_url, tmp_path):
+@pytest.mark.parametrize("feed,fixture", [("cpl", "cpl_visitors_bad_count.csv"), ("demo", "demo_sessions_no_program.csv")])
+def test_bad_input_file_fails_the_flow_with_the_same_line(prefect_harness, settings_factory, duckdb_url, tmp_path,
+                                                          feed, fixture):
+    settings = settings_factory(duckdb_url)
+    with pytest.raises(PulseError) as e:
+        if feed == "cpl":
+            run_library(settings, [bad_library_file(tmp_path, fixture)])
+        else:
+            demo_programs_flow(folder=str(bad_demo_folder(tmp_path, fixture)), settings=settings)
+    expected = dict(CPL_BAD + DEMO_BAD)[fixture]
+    assert "\n" not in str(e.value) and all(part in str(e.value) for part in expected), str(e.value)
+
+
+def test_library_file_without_a_year_in_its_name_is_refused(tmp_path):
     path = tmp_path / "cpl_visitors.csv"
     shutil.copy(CPL_TINY[1], path)
     with pytest.raises(PulseError, match="does not say which year"):
-        run_library(settings_factory(duckdb_url), [path])
+        list(cpl_visitors_reader(path))
 
 
 def test_cli_loads_the_real_library_feed(prefect_harness, data_dir, tmp_path, monkeypatch):
@@ -216,16 +275,14 @@ def test_cli_loads_the_real_library_feed(prefect_harness, data_dir, tmp_path, mo
                   "ORDER BY 1") == [("2023-11",), ("2023-12",)]
 
 
-def test_demo_data_command_is_seeded_and_labelled(tmp_path, data_dir, monkeypatch):
+def test_demo_data_command_writes_labelled_files(tmp_path, data_dir, monkeypatch):
     monkeypatch.setenv("PULSE_DATA_DIR", str(data_dir))
     app = typer.Typer()
     register(app)
-    for out in ("a", "b"):
-        result = CliRunner().invoke(app, ["demo-data", "programs", "--seed", "5", "-o", str(tmp_path / out)])
-        assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, ["demo-data", "programs", "--seed", "5", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0 and "SYNTHETIC" in result.output, result.output
     for name in ("programs.csv", "sessions.csv", "roster.csv"):
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
-        assert set(pd.read_csv(tmp_path / "a" / name, dtype=str)["SYNTHETIC"]) == {"Y"}
+        assert set(pd.read_csv(tmp_path / "out" / name, dtype=str)["SYNTHETIC"]) == {"Y"}
 
 
 def test_pseudonym_key_file_is_private_and_stable(settings_factory):

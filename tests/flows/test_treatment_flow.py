@@ -18,7 +18,7 @@ from tasks.errors import ConfigError, InputError
 from tasks.landing import land_batches
 from tasks.sources.treatment_demo import write_demo_admissions
 from tasks.sources.treatment_provider import CODE_COLUMNS
-from tasks.treatment_steps import provider_batches, resolve_pseudonym_key, with_failure_actions
+from tasks.treatment_steps import provider_batches
 from warehouse.engine import make_engine
 from warehouse.metadata import metadata
 
@@ -257,26 +257,3 @@ def test_teds_unknown_codes_go_to_quarantine_with_reasons(prefect_harness, setti
         <= reasons[7]
     assert 8 in reasons  # the empty line
     assert q(duckdb_url, "SELECT caseid FROM fct_teds_state_admissions") == [("20170000101",)]
-
-
-def test_suites_without_on_failure_get_it_from_severity():
-    suite = {"name": "s", "expectations": [
-        {"type": "a", "meta": {"severity": "critical"}}, {"type": "b", "meta": {"severity": "row"}},
-        {"type": "c", "meta": {"severity": "row", "on_failure": "fail_batch"}}]}
-    got = [e["meta"]["on_failure"] for e in with_failure_actions(suite)["expectations"]]
-    assert got == ["fail_batch", "quarantine", "fail_batch"]
-    assert "on_failure" not in suite["expectations"][0]["meta"]  # input untouched
-
-
-@pytest.mark.parametrize("configured, mode, expected", [
-    ("short", None, "too short"),
-    (None, 0o644, "readable by other users"),
-], ids=["short-configured-key", "key-file-readable-by-others"])
-def test_unsafe_keys_are_refused(tmp_path, configured, mode, expected):
-    key_file = tmp_path / ".pseudonym_key"
-    if mode is not None:
-        key_file.write_text("a" * 64)
-        key_file.chmod(mode)
-    with pytest.raises(ConfigError) as e:
-        resolve_pseudonym_key(configured, key_file, allow_generated=True)
-    assert expected in str(e.value) and "aaaa" not in str(e.value)

@@ -11,8 +11,8 @@ from flows.police_incidents import police_incidents_flow
 from flows.report import report_flow
 from flows.trends import trends_flow
 from tests.police_files import real_rows, write_csv
-from tests.trend_warehouse import (CLUSTER, LAST_DAY, PROGRAM_AREA, PROGRAM_START, SPIKE_AREA, SPIKE_DAY,
-                                   build_trend_warehouse)
+from tests.trend_warehouse import (CLUSTER, LAST_DAY, PROGRAM_AREA, PROGRAM_START, SMALL_ADMISSIONS_AREA, SPIKE_AREA,
+                                   SPIKE_DAY, build_trend_warehouse)
 from warehouse.engine import make_engine
 
 
@@ -62,7 +62,7 @@ def test_trends_flow_writes_signals_and_reruns_identically(prefect_harness, tren
     ends = signals.groupby("grain")["period_end"].max()
     assert ends["month"] == pd.Timestamp("2018-05-31") and ends["week"] <= pd.Timestamp("2018-06-10")
 
-    mk = signals[signals["method"] == "seasonal_mann_kendall"]
+    mk = signals[(signals["method"] == "seasonal_mann_kendall") & (signals["metric"] == "drug_incidents")]
     assert len(mk) == 78  # 77 community areas + citywide
     city = mk[mk["neighborhood_id"].isna()].iloc[0]
     assert city["level"] == "decreasing" and city["score"] < 0
@@ -72,6 +72,12 @@ def test_trends_flow_writes_signals_and_reruns_identically(prefect_harness, tren
                     & (signals["period_start"] == SPIKE_DAY)]
     assert {"ears_c1", "ears_c2"} <= set(spike["method"]) and set(spike["level"]) == {"alarm"}
     assert json.loads(spike[spike["method"] == "ears_c1"].iloc[0]["details"])["value"] >= 12
+
+    adm = signals[signals["metric"] == "admissions"]
+    assert set(adm["method"]) == {"seasonal_mann_kendall"} and set(adm["neighborhood_id"].dropna()) == set(CLUSTER)
+    assert SMALL_ADMISSIONS_AREA not in set(adm["neighborhood_id"])  # 3 admissions: a small cell, no row
+    details = [json.loads(d) for d in adm["details"]]
+    assert all(d["synthetic"] and "mean_per_period" not in d and "intercept" not in d for d in details)
 
     hot = signals[signals["method"] == "emerging_hotspot"]
     assert len(hot) == 77

@@ -114,9 +114,10 @@ def test_step_reads_and_writes_the_warehouse_cache(geocoder, tmp_path):
     engine.dispose()
 
 
-def test_missing_address_column_is_a_one_line_error(geocoder):
+@pytest.mark.parametrize("missing", ["address", "zip"], ids=str)
+def test_a_missing_column_is_a_one_line_error(geocoder, missing):
     from tasks.errors import InputError
 
     with pytest.raises(InputError) as e:
-        geocode_addresses(rows(["x"], [None]).drop(columns="zip"), geocoder, "address", "zip")
-    assert "\n" not in str(e.value) and "zip" in str(e.value)
+        geocode_addresses(rows(["x"], [None]).drop(columns=missing), geocoder, "address", "zip")
+    assert "\n" not in str(e.value) and f"'{missing}'" in str(e.value)

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from tasks.report import ReportData, findings, render_report
+from tasks.report import ReportData, render_report
+from tasks.report_findings import findings
 from tasks.report_svg import MapShapes, legend_origin, line_chart, nice_ticks, project_shapes
 from tasks.trend_inputs import Span
 
@@ -90,8 +91,8 @@ def report_data(**changes) -> ReportData:
         weekly=series(WEEKS, {2015: 100.0, 2016: 50.0, 2017: 40.0}),
         monthly=series(MONTHS, {2015: 400.0, 2016: 200.0, 2017: 180.0}),
         span=Span(pd.Timestamp("2015-01-01"), pd.Timestamp("2017-12-31")), quality=quality(),
-        offenses=pd.DataFrame({"is_drug_offense": [True, True, False], "offense_category": ["possession", "sale_delivery",
-                                                                                             "non_drug"],
+        offenses=pd.DataFrame({"is_drug_offense": [True, True, False],
+                               "offense_category": ["possession", "sale_delivery", "non_drug"],
                                "n": [70, 30, 900], "n_arrest": [70, 29, 150]}),
         projected_crs="EPSG:3435", generated_at=pd.Timestamp("2026-01-02 03:04"),
     )
@@ -146,13 +147,17 @@ def test_impact_table_lists_estimates_and_skip_reasons():
     assert "1 not estimated: library branch: door counts" in html
 
 
-def test_admissions_trend_is_shown_without_counts():
-    rows = signals()
+@pytest.mark.parametrize("synthetic", [True, False], ids=["synthetic-admissions", "real-admissions"])
+def test_admissions_trend_is_shown_without_counts(synthetic):
     adm = pd.DataFrame([signal(None, "seasonal_mann_kendall", "increasing", "2015-01-01", "2017-12-31", 2.5, 0.01,
-                               12.0, metric="admissions", mean_per_period=3.0)])
-    text = " ".join(findings(report_data(signals=pd.concat([rows, adm], ignore_index=True)), NAMES))
-    assert "Treatment admissions <span class='badge'>SYNTHETIC</span>: citywide trend increasing" in text
+                               12.0, metric="admissions", mean_per_period=3.0, synthetic=synthetic)])
+    data = report_data(signals=pd.concat([signals(), adm], ignore_index=True))
+    text = " ".join(findings(data, NAMES))
+    badge = " <span class='badge'>SYNTHETIC</span>" if synthetic else ""
+    assert f"Treatment admissions{badge}: citywide trend increasing" in text
     assert "mean_per_period" not in text and "3.0" not in text
+    html = render_report(data)
+    assert ("Drug-response programs and treatment admissions are synthetic" in html) is synthetic
 
 
 def test_empty_results_still_render():

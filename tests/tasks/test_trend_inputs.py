@@ -81,3 +81,26 @@ def test_select_alerts_takes_recent_alarms_and_emerging_hot_spots_once():
         ("8", "ears_c1"), (None, "ears_c2"), ("25", "emerging_hotspot")]
     previous = signals[["neighborhood_id", "metric", "grain", "method", "period_start", "level"]]
     assert select_alerts(signals, previous, T("2018-11-12")).empty
+
+
+def test_tag_signals_adds_grain_time_and_detail_keys():
+    from tasks.trend_inputs import tag_signals
+
+    frame = pd.DataFrame([signal(None, "seasonal_mann_kendall", "increasing", "2015-01-01", "2017-12-31")])
+    frame["details"] = json.dumps({"tau": 0.5})
+    out = tag_signals(frame.drop(columns="grain"), "month", "2026-01-01 10:00", synthetic=True)
+    assert out["grain"].tolist() == ["month"] and out["computed_at"].tolist() == [T("2026-01-01 10:00")]
+    assert json.loads(out["details"].iloc[0]) == {"synthetic": True, "tau": 0.5}
+    assert json.loads(frame["details"].iloc[0]) == {"tau": 0.5}  # input untouched
+
+
+def test_drop_small_series_removes_small_cells_but_keeps_zero_and_citywide():
+    from tasks.trend_inputs import drop_small_series
+
+    months = pd.date_range("2016-01-01", periods=3, freq="MS")
+    rows = [(area, m, v) for area, values in {None: [20, 20, 20], "1": [1, 0, 2], "2": [0, 0, 0], "3": [5, 4, 6]}.items()
+            for m, v in zip(months, values)]
+    series = pd.DataFrame(rows, columns=["neighborhood_id", "period_start", "value"])
+    out = drop_small_series(series, threshold=10)
+    assert {v if isinstance(v, str) else None for v in out["neighborhood_id"]} == {None, "2", "3"}
+    assert len(series) == 12  # input untouched
