@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from prefect import Flow
 from rich.console import Console
 from rich.table import Table
 
@@ -47,6 +48,11 @@ def run_flow(fn, **kwargs):
     """Run a flow and return its result; a failure becomes one clear line, not a traceback."""
     for name in ("prefect.flow_runs", "prefect.task_runs"):
         logging.getLogger(name).addFilter(_HideUserErrorTracebacks())
+    if not isinstance(fn, Flow):  # a plain function that runs flows itself
+        try:
+            return fn(**kwargs)
+        except PulseError as exc:
+            fail(str(exc))
     state = fn(return_state=True, **kwargs)
     if state.is_failed() or state.is_crashed():
         try:

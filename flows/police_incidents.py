@@ -41,7 +41,9 @@ def police_incidents_flow(source: str = "police_chicago", mode: str | None = Non
         since = since or get_watermark(engine, source)
         token = settings.socrata_app_token.get_secret_value() if settings.socrata_app_token else None
         batches, watermark = land_api_pages(ctx, cfg["api_base_url"], cfg["dataset_id"], cfg["page_size"], since,
-                                            token, log=log.warning)
+                                            token, log=log.warning, timeout=float(cfg.get("timeout_seconds", 60)),
+                                            max_attempts=int(cfg.get("max_attempts", 5)),
+                                            backoff=float(cfg.get("retry_backoff_seconds", 1.0)))
     else:
         paths = [Path(f) for f in files] if files else police_files(settings, source)
         batches = [land_file(ctx, p, ctx.adapter.read_raw) for p in paths]

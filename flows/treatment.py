@@ -136,7 +136,7 @@ def admissions_key(settings: Settings, export: Path, log) -> bytes:
 
 # -- flows -----------------------------------------------------------------------------------
 
-@flow(name="treatment-admissions")
+@flow(name="treatment-admissions", flow_run_name="treatment admissions")
 def treatment_flow(settings: Settings | None = None, file: str | None = None) -> list[dict]:
     """Load a provider admissions export (default: the SYNTHETIC demo export, generated if absent)."""
     settings = settings or Settings()
@@ -157,7 +157,7 @@ def treatment_flow(settings: Settings | None = None, file: str | None = None) ->
     return summaries
 
 
-@flow(name="treatment-teds")
+@flow(name="treatment-teds", flow_run_name="treatment TEDS-A state rows")
 def teds_flow(settings: Settings | None = None, files: list[str] | None = None) -> list[dict]:
     """Load TEDS-A public-use files into fct_teds_state_admissions (state level)."""
     settings = settings or Settings()
@@ -178,7 +178,7 @@ def teds_flow(settings: Settings | None = None, files: list[str] | None = None) 
     return summaries
 
 
-@flow(name="treatment-facilities")
+@flow(name="treatment-facilities", flow_run_name="treatment facilities")
 def facilities_flow(settings: Settings | None = None) -> list[dict]:
     """Load the treatment facility listings into dim_treatment_facilities with their neighborhoods."""
     settings = settings or Settings()
@@ -200,7 +200,7 @@ def facilities_flow(settings: Settings | None = None) -> list[dict]:
     return summaries
 
 
-@flow(name="treatment-feeds")
+@flow(name="treatment-feeds", flow_run_name="treatment feeds")
 def run_treatment_feeds(settings: Settings | None = None) -> list[dict]:
     """Run the facility, TEDS and admissions flows; return their batch summaries.
 

@@ -57,17 +57,19 @@ def feed_spec(ctx: PoliceContext, neighborhoods) -> FeedSpec:
 
 
 def land_api_pages(ctx: PoliceContext, base_url: str, dataset_id: str, page_size: int, since: str | None,
-                   app_token: str | None, transport=None, sleep=None, log=None) -> tuple[list[LandedBatch], str | None]:
+                   app_token: str | None, transport=None, sleep=None, log=None, timeout: float = 60.0,
+                   max_attempts: int = 5, backoff: float = 1.0) -> tuple[list[LandedBatch], str | None]:
     """Land every page newer than ``since``; return landed batches and the new watermark.
 
     The new watermark is only returned when every page arrived and the row count matches
-    the source's own count, so it can never pass data that was not landed.
+    the source's own count, so it can never pass data that was not landed. ``timeout`` (per
+    request, seconds), ``max_attempts`` and ``backoff`` come from the source's config.
     """
-    kwargs = {"transport": transport, "log": log}
-    if sleep is not None:
-        kwargs["sleep"] = sleep
+    http = {"transport": transport, "timeout": timeout, "max_attempts": max_attempts, "backoff": backoff,
+            **({"sleep": sleep} if sleep is not None else {})}
+    kwargs = {**http, "log": log}
     expected = socrata.count_rows(base_url, dataset_id, watermark_field=ctx.adapter.watermark_field, since=since,
-                                  app_token=app_token, transport=transport, **({"sleep": sleep} if sleep else {}))
+                                  app_token=app_token, **http)
     landed, got, newest = [], 0, since
     for page in socrata.iter_pages(base_url, dataset_id, page_size=page_size,
                                    watermark_field=ctx.adapter.watermark_field, since=since,

@@ -1,11 +1,14 @@
 """A local SODA-shaped HTTP server for tests: serves real rows from shared data as Socrata JSON.
 
-Faults are scripted per request number: ``{n: "500" | "429" | "truncate" | "reset" | "empty" | "garbage"}``.
+Faults are scripted per request number: ``{n: "500" | "429" | "truncate" | "reset" | "empty" | "garbage"
+| "slow" | "reset_mid" | "401"}``: ``slow`` answers after ``slow_seconds``; ``reset_mid`` sends the headers
+and half the body, then drops the connection.
 """
 from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
@@ -37,7 +40,8 @@ def csv_rows_to_socrata(frame: pd.DataFrame) -> list[dict]:
 
 
 class SocrataStub:
-    def __init__(self, records: list[dict], faults: dict[int, str] | None = None):
+    def __init__(self, records: list[dict], faults: dict[int, str] | None = None, slow_seconds: float = 2.0):
+        self.slow_seconds = slow_seconds
         self.records = sorted(records, key=lambda r: r[":id"])
         self.faults = dict(faults or {})
         self.requests: list[dict] = []
@@ -54,6 +58,8 @@ class SocrataStub:
                 fault = stub.faults.pop(n, None)
                 if fault == "500":
                     return self._send(500, b'{"error": "boom"}')
+                if fault == "401":
+                    return self._send(401, b'{"error": "invalid app token"}')
                 if fault == "429":
                     return self._send(429, b'{"error": "slow down"}', {"Retry-After": "1"})
                 if fault == "reset":
@@ -61,6 +67,16 @@ class SocrataStub:
                     return
                 rows = stub.select(q)
                 body = json.dumps(rows).encode()
+                if fault == "slow":
+                    time.sleep(stub.slow_seconds)
+                if fault == "reset_mid":
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.connection.shutdown(2)
+                    return
                 if fault == "truncate":
                     return self._send(200, body[: len(body) // 2])
                 if fault == "garbage":

@@ -1,0 +1,263 @@
+"""Against a real ``prefect server`` (own PREFECT_HOME in tmp): the UI shows a run and its artifacts,
+a served schedule fires, prefect.yaml deploys, and the runbook's trend-alert automation posts to a webhook.
+
+Chromium is Debian's /usr/bin/chromium driven by Playwright (never downloaded).
+"""
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.police_files import real_rows, write_csv
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO / "tests" / "_artifacts"
+RUNBOOK = REPO / "docs" / "operations.md"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+RUN_POLICE = """
+import json, sys
+import flows
+from flows.police_incidents import police_incidents_flow
+from flows.settings import Settings
+state = police_incidents_flow(files=[sys.argv[1]], settings=Settings(), return_state=True)
+print(json.dumps({"id": str(state.state_details.flow_run_id), "type": state.type.value}))
+"""
+
+PULSE_CLI = """
+import sys, typer
+import flows
+from flows.cli_ops import register
+app = typer.Typer()
+register(app)
+app.callback()(lambda: None)
+app(sys.argv[1:])
+"""
+
+EMIT_ALERT = """
+from prefect.events import emit_event
+emit_event(event="pulse.trend.alert",
+           resource={"prefect.resource.id": "pulse.neighborhood.25", "prefect.resource.name": "Austin",
+                     "pulse.neighborhood_id": "25", "pulse.metric": "drug_incidents", "pulse.method": "ears_c2",
+                     "pulse.grain": "day"},
+           payload={"level": "alarm", "period_start": "2018-11-10", "period_end": "2018-11-10",
+                    "statistic": 4.2, "score": 4.2})
+"""
+
+
+@dataclass
+class Server:
+    url: str
+    api: str
+    env: dict[str, str]
+    home: Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop(proc: subprocess.Popen, grace: float = 15) -> None:
+    """Stop a process group: SIGTERM, a second signal after ``grace`` s (a worker ignores the first), then SIGKILL."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGINT, 5), (signal.SIGKILL, 5)):
+        if proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, data_dir):
+    home = tmp_path_factory.mktemp("prefect-home")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PULSE_"))}
+    env.update(PREFECT_HOME=str(home), PREFECT_API_URL=f"{url}/api", PREFECT_UI_API_URL=f"{url}/api",
+               PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1", GX_ANALYTICS_ENABLED="false",
+               PULSE_DATA_DIR=str(data_dir), PULSE_WORK_DIR=str(home / "work"),
+               PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    log = open(home / "server.log", "w")
+    proc = subprocess.Popen([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"prefect server exited ({proc.returncode}): {(home / 'server.log').read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        else:
+            pytest.fail(f"prefect server not healthy after 120 s: {(home / 'server.log').read_text()[-2000:]}")
+        yield Server(url, f"{url}/api", env, home)
+    finally:
+        stop(proc)
+        log.close()
+
+
+def run(args: list[str], env: dict, timeout: float = 180, cwd: Path = REPO, **kw) -> subprocess.CompletedProcess:
+    done = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, **kw)
+    assert done.returncode == 0, f"{args[:3]} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    return done
+
+
+def flow_runs(server: Server, **filters) -> list[dict]:
+    resp = httpx.post(f"{server.api}/flow_runs/filter", json={**filters, "limit": 50}, timeout=10)
+    resp.raise_for_status()
+    return resp.json()
+
+
+def chromium():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium package (CI does)")
+    from playwright.sync_api import sync_playwright
+
+    return sync_playwright()
+
+
+def test_flow_run_page_shows_the_completed_run_and_its_artifacts(server, data_dir, tmp_path):
+    sample = write_csv(real_rows(data_dir, 300, "22"), tmp_path / "sample.csv")
+    out = run([sys.executable, "-c", RUN_POLICE, str(sample)], server.env)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["type"] == "COMPLETED"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with chromium() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{server.url}/runs/flow-run/{result['id']}", wait_until="networkidle")
+            page.get_by_text("police-incidents police_chicago").first.wait_for(timeout=30_000)
+            page.get_by_text("Completed", exact=True).first.wait_for(timeout=30_000)
+            page.get_by_text("land sample.csv").first.wait_for(timeout=30_000)  # task run named after its file
+            page.screenshot(path=str(ARTIFACTS / "prefect_flow_run.png"))
+
+            page.get_by_text("Artifacts", exact=True).first.click()
+            for key in ("police-chicago-batches", "police-chicago-validation", "police-chicago-links"):
+                page.get_by_text(key, exact=True).first.wait_for(timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "prefect_flow_run_artifacts.png"))
+
+            page.get_by_text("police-chicago-batches", exact=True).first.click()
+            page.get_by_text("sample.csv").first.wait_for(timeout=30_000)  # the batch row of the table
+            body = page.inner_text("body")
+            assert "loaded" in body and "300" in body
+            page.screenshot(path=str(ARTIFACTS / "prefect_artifact_batches.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_a_served_schedule_fires_and_completes(server, data_dir, tmp_path):
+    sample = write_csv(real_rows(data_dir, 50, "22"), tmp_path / "fifty.csv")
+    env = {**server.env, "PULSE_WORK_DIR": str(tmp_path / "work")}
+    log = open(tmp_path / "serve.log", "w")
+    started = time.time()
+    proc = subprocess.Popen([sys.executable, "-c", PULSE_CLI, "serve", "--only", "police", "--every", "15",
+                             "--param", f"files={json.dumps([str(sample)])}"],
+                            env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        done = []
+        while not done and time.time() - started < 150:
+            time.sleep(3)
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+            done = flow_runs(server, deployments={"name": {"any_": ["police"]}},
+                             flow_runs={"state": {"type": {"any_": ["COMPLETED"]}}})
+        assert done, f"no scheduled run completed in 150 s:\n{(tmp_path / 'serve.log').read_text()[-3000:]}"
+        assert done[0]["auto_scheduled"] is True  # created by the scheduler, not by hand
+        assert done[0]["name"] == "police-incidents police_chicago"
+        assert {"ingest", "police_chicago"} <= set(done[0]["tags"])
+    finally:
+        stop(proc)
+        log.close()
+
+
+def test_prefect_yaml_deploys_every_flow_to_the_process_pool(server):
+    run([str(BIN / "prefect"), "work-pool", "create", "pulse-process", "--type", "process", "--overwrite"], server.env)
+    run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], server.env, timeout=300)
+    resp = httpx.post(f"{server.api}/deployments/filter", json={"limit": 50}, timeout=10)
+    deployments = {d["name"]: d for d in resp.json()}
+    assert {"nightly", "police", "treatment", "programs", "models", "trends", "report"} <= set(deployments)
+    nightly = deployments["nightly"]
+    assert nightly["work_pool_name"] == "pulse-process"
+    (schedule,) = nightly["schedules"]
+    assert schedule["active"] and schedule["schedule"]["cron"] == "0 2 * * *"
+    assert schedule["schedule"]["timezone"] == "America/Chicago"
+    assert nightly["pull_steps"] == [{"prefect.deployments.steps.set_working_directory":
+                                      {"directory": "{{ $PULSE_REPO_DIR }}"}}]
+    assert not any(s["active"] for s in deployments["trends"]["schedules"])
+    with chromium() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{server.url}/deployments", wait_until="networkidle")
+            page.get_by_text("nightly", exact=True).first.wait_for(timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "prefect_deployments.png"))
+        finally:
+            browser.close()
+
+
+class _Hook(http.server.BaseHTTPRequestHandler):
+    received: list[str] = []
+
+    def do_POST(self):  # noqa: N802 (http.server API)
+        self.received.append(self.rfile.read(int(self.headers.get("content-length", 0))).decode())
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def runbook_block(marker: str) -> str:
+    """Return the first ```bash block after ``<!-- tested: marker -->`` in docs/operations.md."""
+    text = RUNBOOK.read_text()
+    found = re.search(rf"<!-- tested: {marker} -->\s*```bash\n(.*?)```", text, re.S)
+    assert found, f"docs/operations.md lost its '<!-- tested: {marker} -->' block"
+    return found.group(1)
+
+
+def test_the_runbooks_trend_alert_automation_posts_to_a_webhook(server, tmp_path):
+    _Hook.received = []
+    hook = http.server.HTTPServer(("127.0.0.1", free_port()), _Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    try:
+        script = runbook_block("automation").replace("https://hooks.example.org/pulse",
+                                                     f"http://127.0.0.1:{hook.server_port}/hook")
+        run(["bash", "-euo", "pipefail", "-c", script], server.env, cwd=tmp_path)
+        run([sys.executable, "-c", EMIT_ALERT], server.env)
+        deadline = time.monotonic() + 90
+        while not _Hook.received and time.monotonic() < deadline:
+            time.sleep(1)
+    finally:
+        hook.shutdown()
+    assert _Hook.received, "the automation did not call the webhook within 90 s"
+    text = json.loads(_Hook.received[0])["text"]
+    assert "Austin" in text and "drug_incidents" in text and "ears_c2" in text and "alarm" in text
+
