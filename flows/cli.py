@@ -161,9 +161,9 @@ def run_all():
 
 
 def _register_feature_commands() -> None:
-    from flows import cli_programs, cli_treatment, cli_warehouse
+    from flows import cli_ops, cli_programs, cli_treatment, cli_warehouse
 
-    for module in (cli_treatment, cli_programs, cli_warehouse):
+    for module in (cli_treatment, cli_programs, cli_warehouse, cli_ops):
         module.register(app)
 
 

@@ -50,7 +50,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("backfill")
     def backfill(source: str = typer.Option("police_chicago", help="Incident source slug in the city config."),
-                 date_from: str = typer.Option(..., "--from", help="First day (YYYY-MM-DD); its whole month is included."),
+                 date_from: str = typer.Option(..., "--from",
+                                               help="First day (YYYY-MM-DD); its whole month is included."),
                  date_to: str = typer.Option(..., "--to", help="Last day (YYYY-MM-DD); its whole month is included."),
                  runner: str = typer.Option("threads", help=RUNNER_HELP),
                  dask_address: Optional[str] = typer.Option(None, help="Existing Dask scheduler, tcp://host:8786.")):

@@ -34,7 +34,8 @@ def load_batches(ctx: FeedContext, spec: FeedSpec, batches: list[LandedBatch],
     for batch in batches:
         name = Path(batch.origin).name
         if not force and already_loaded(ctx, batch, spec.schema.name):
-            log.info("%s: already loaded into %s (sha256 %s…), skipped", name, spec.schema.table, batch.sha256[:12])
+            log.info("%s: already loaded into %s (sha256 %s…), skipped", name, spec.schema.table,
+                     batch.sha256[:12])
             summaries.append({"batch_id": batch.batch_id, "origin": batch.origin, "table": spec.schema.table, "entity": spec.schema.name,
                               "status": "skipped", "rows_read": batch.rows})
             continue

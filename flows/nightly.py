@@ -33,7 +33,7 @@ class Stage:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("police", "flows.police_incidents:police_incidents_flow", ("ingest", "police_chicago"), scales_out=True),
+    Stage("police", "flows.police_incidents:police_incidents_flow", ("ingest",), scales_out=True),
     Stage("treatment", "flows.treatment:run_treatment_feeds", ("ingest", "treatment")),
     Stage("programs", "flows.programs:run_program_feeds", ("ingest", "programs")),
     Stage("models", "flows.models:models_flow", ("warehouse",)),
@@ -142,12 +142,13 @@ def nightly_flow(stages: list[str] | None = None, police_source: str = "police_c
             results[stage.name] = StageResult(stage.name, "missing", message=f"{stage.target} not available ({exc})")
             log.warning("stage %s skipped: %s", stage.name, results[stage.name].message)
             continue
-        kwargs = {"settings": settings}
+        kwargs, extra_tags = {"settings": settings}, ()
         if stage.name == "police":
             kwargs.update(source=police_source, mode=police_mode)
+            extra_tags = (police_source,)
         if stage.scales_out:
             fl = with_runner(fl, runner, dask_address)
-        results[stage.name] = run_stage(stage, fl, kwargs)
+        results[stage.name] = run_stage(stage, fl, kwargs, extra_tags)
         log.info("stage %s %s in %.1f s%s", stage.name, results[stage.name].status, results[stage.name].seconds,
                  f": {results[stage.name].message}" if results[stage.name].message else "")
     publish_stage_table(list(results.values()))
@@ -155,7 +156,7 @@ def nightly_flow(stages: list[str] | None = None, police_source: str = "police_c
     if failed:
         raise PulseError("nightly", f"{len(failed)} of {len(results)} stage(s) failed: "
                          + "; ".join(f"{r.name}: {r.message}" for r in failed),
-                         "Fix the input named above and rerun those stages: pulse nightly --stage "
+                         "Then rerun those stages: pulse nightly --stage "
                          + " --stage ".join(r.name for r in failed))
     return {r.name: {"status": r.status, "seconds": round(r.seconds, 1), "message": r.message}
             for r in results.values()}
@@ -169,10 +170,10 @@ def _pick(stages: list[str] | None) -> list[str]:
     return picked
 
 
-def run_stage(stage: Stage, fl: Flow, kwargs: dict) -> StageResult:
+def run_stage(stage: Stage, fl: Flow, kwargs: dict, extra_tags: tuple[str, ...] = ()) -> StageResult:
     """Run one stage's flow as a subflow tagged with the stage's tags; never raises for a failed run."""
     started = time.perf_counter()
-    with tags(*stage.tags):
+    with tags(*stage.tags, *extra_tags):
         state = fl(return_state=True, **kwargs)
     seconds = time.perf_counter() - started
     if state.is_completed():
@@ -186,11 +187,3 @@ def publish_stage_table(results: list[StageResult]) -> None:
     create_table_artifact(key="nightly-stages", description="Stages of this nightly run: status, seconds, message",
                           table=[{"stage": r.name, "status": r.status, "seconds": round(r.seconds, 1),
                                   "message": r.message} for r in results])
-
-
-@flow(name="programs", flow_run_name="programs feeds")
-def programs_flow(settings: Settings | None = None) -> list[dict]:
-    """Deployable entry point for the program feeds (library visits, synthetic programs); returns batch summaries."""
-    from flows.programs import run_program_feeds
-
-    return run_program_feeds(settings or Settings())

@@ -199,11 +199,13 @@ def demo_programs_flow(source: str = DEMO, folder: str | None = None, settings: 
     return loads.summaries
 
 
-def run_program_feeds(settings: Settings) -> list[dict]:
+@flow(name="programs", flow_run_name="programs feeds")
+def run_program_feeds(settings: Settings | None = None) -> list[dict]:
     """Load both program feeds (library visits, then the synthetic programs); return batch summaries.
 
     A failing feed does not stop the other; the first failure is raised after both ran.
     """
+    settings = settings or Settings()
     summaries, errors = [], []
     for feed in (library_programs_flow, demo_programs_flow):
         try:

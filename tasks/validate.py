@@ -73,6 +73,8 @@ def _context():
     from great_expectations.core.config_provider import _ConfigurationProvider  # noqa: F401 (import check)
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    # NOTE: GX sets this child logger to INFO on import ("Created temporary directory … docs site").
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
     ctx = gx.get_context(mode="ephemeral")
     try:
         from great_expectations.data_context.types.base import ProgressBarsConfig

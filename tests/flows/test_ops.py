@@ -28,6 +28,7 @@ def q(url: str, sql: str):
         engine.dispose()
 
 
+QUARANTINE = "SELECT batch_id, source_row, expectation FROM quarantine_incidents ORDER BY 1, 2, 3"
 INCIDENT_COLUMNS = ("incident_id, occurred_at, updated_at, iucr, offense_category, is_arrest, neighborhood_id, "
                     "geocode_method, geocode_precision, latitude, longitude")
 
@@ -51,7 +52,8 @@ def test_nightly_runs_the_stages_in_order_as_tagged_subflows(prefect_harness, se
     assert (settings.reports_dir / "index.html").exists()
 
     with get_client(sync_client=True) as client:
-        parent = client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))[0]
+        run_id = state.state_details.flow_run_id
+        parent = client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))[0]
         children = client.read_flow_runs(flow_run_filter=FlowRunFilter(
             parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent.id])))
     assert parent.name.startswith("nightly ") and "police, models, trends, report" in parent.name
@@ -120,7 +122,8 @@ def test_dask_runner_loads_the_same_rows(prefect_harness, settings_factory, data
         summary = fl(settings=settings, files=[str(path)])[0]
         assert summary["rows_loaded"] == 299 and summary["rows_quarantined"] == 1
         urls[runner] = url
-    for table, cols in (("fct_incidents", INCIDENT_COLUMNS), ("quarantine_incidents", "source_row, expectation, value")):
+    for table, cols in (("fct_incidents", INCIDENT_COLUMNS),
+                        ("quarantine_incidents", "source_row, expectation, value")):
         got = {r: q(u, f"SELECT {cols} FROM {table} ORDER BY 1, 2") for r, u in urls.items()}
         assert got["dask"] == got["threads"] and len(got["dask"]) > 0
 
@@ -168,7 +171,7 @@ def test_backfill_is_idempotent_restores_rows_and_audits(prefect_harness, settin
     settings = settings_factory(duckdb_url)
     police_incidents_flow(settings=settings, files=[str(f) for f in files])
     before = q(duckdb_url, f"SELECT {INCIDENT_COLUMNS} FROM fct_incidents ORDER BY incident_id")
-    quarantine = q(duckdb_url, "SELECT batch_id, source_row, expectation FROM quarantine_incidents ORDER BY 1, 2, 3")
+    quarantine = q(duckdb_url, QUARANTINE)
     assert len(before) == 99 and len(quarantine) >= 1
 
     out = backfill_flow(source="police_chicago", date_from="2016-01-01", date_to="2016-02-29", settings=settings)
@@ -176,7 +179,7 @@ def test_backfill_is_idempotent_restores_rows_and_audits(prefect_harness, settin
     assert out["rows_in_range"] == 60 and out["months_without_data"] == ["2016-02"]
     assert out["batches"][0]["rows_unchanged"] == 59 and out["batches"][0]["rows_inserted"] == 0
     assert q(duckdb_url, f"SELECT {INCIDENT_COLUMNS} FROM fct_incidents ORDER BY incident_id") == before
-    assert q(duckdb_url, "SELECT batch_id, source_row, expectation FROM quarantine_incidents ORDER BY 1, 2, 3") == quarantine
+    assert q(duckdb_url, QUARANTINE) == quarantine
     audit = q(duckdb_url, "SELECT source_path, status, rows_read, rows_loaded, rows_unchanged, rows_quarantined "
                           "FROM load_audit ORDER BY finished_at")
     assert len(audit) == 3 and audit[-1][0].endswith("jan2016.csv")
@@ -195,7 +198,7 @@ def test_backfill_is_idempotent_restores_rows_and_audits(prefect_harness, settin
     assert q(duckdb_url, f"SELECT {INCIDENT_COLUMNS} FROM fct_incidents ORDER BY incident_id") == before
     again = backfill_flow(source="police_chicago", date_from="2015-01-01", date_to="2016-01-31", settings=settings)
     assert sum(b["rows_inserted"] + b["rows_updated"] for b in again["batches"]) == 0
-    assert q(duckdb_url, "SELECT batch_id, source_row, expectation FROM quarantine_incidents ORDER BY 1, 2, 3") == quarantine
+    assert q(duckdb_url, QUARANTINE) == quarantine
     assert q(duckdb_url, "SELECT count(*) FROM load_audit")[0][0] == 7
 
 

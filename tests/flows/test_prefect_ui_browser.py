@@ -145,8 +145,11 @@ def chromium():
 
 
 def test_flow_run_page_shows_the_completed_run_and_its_artifacts(server, data_dir, tmp_path):
-    sample = write_csv(real_rows(data_dir, 300, "22"), tmp_path / "sample.csv")
-    out = run([sys.executable, "-c", RUN_POLICE, str(sample)], server.env)
+    rows = real_rows(data_dir, 300, "22")
+    rows.loc[0, "Latitude"] = "abc"  # one quarantined row, so the artifacts show one
+    sample = write_csv(rows, tmp_path / "sample.csv")
+    # Chunks of 100 rows: three chunk tasks on the run's timeline.
+    out = run([sys.executable, "-c", RUN_POLICE, str(sample)], {**server.env, "PULSE_CHUNK_ROWS": "100"})
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["type"] == "COMPLETED"
     ARTIFACTS.mkdir(exist_ok=True)
@@ -158,6 +161,7 @@ def test_flow_run_page_shows_the_completed_run_and_its_artifacts(server, data_di
             page.get_by_text("police-incidents police_chicago").first.wait_for(timeout=30_000)
             page.get_by_text("Completed", exact=True).first.wait_for(timeout=30_000)
             page.get_by_text("land sample.csv").first.wait_for(timeout=30_000)  # task run named after its file
+            page.get_by_text("standardize-validate-geocode", exact=False).nth(2).wait_for(timeout=30_000)
             page.screenshot(path=str(ARTIFACTS / "prefect_flow_run.png"))
 
             page.get_by_text("Artifacts", exact=True).first.click()
@@ -168,7 +172,8 @@ def test_flow_run_page_shows_the_completed_run_and_its_artifacts(server, data_di
             page.get_by_text("police-chicago-batches", exact=True).first.click()
             page.get_by_text("sample.csv").first.wait_for(timeout=30_000)  # the batch row of the table
             body = page.inner_text("body")
-            assert "loaded" in body and "300" in body
+            assert "loaded" in body and "300" in body and "299" in body
+            page.set_viewport_size({"width": 1900, "height": 600})
             page.screenshot(path=str(ARTIFACTS / "prefect_artifact_batches.png"), full_page=True)
         finally:
             browser.close()
