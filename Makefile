@@ -26,6 +26,9 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/trends.py
+	$(BIN)/python bench/geocode_accuracy.py
+	$(BIN)/python bench/scale.py --sizes 1,3
 
 server: $(STAMP)
 	$(BIN)/prefect server start --host 127.0.0.1 --port 4200

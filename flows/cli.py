@@ -17,8 +17,19 @@ from warehouse.engine import redact
 
 app = typer.Typer(help="community-pulse: drug-offense, treatment and program data to a neighborhood warehouse.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-ingest_app = typer.Typer(help="Load one feed.", no_args_is_help=True)
-app.add_typer(ingest_app, name="ingest")
+
+
+def group(parent: typer.Typer, name: str, help_text: str) -> typer.Typer:
+    """Return the sub-command group ``name`` of ``parent``, adding it when no module has yet."""
+    for info in parent.registered_groups:
+        if info.name == name and info.typer_instance is not None:
+            return info.typer_instance
+    sub = typer.Typer(help=help_text, no_args_is_help=True)
+    parent.add_typer(sub, name=name)
+    return sub
+
+
+ingest_app = group(app, "ingest", "Load one feed.")
 console = Console(width=max(Console().width, 150))
 err = Console(stderr=True)
 

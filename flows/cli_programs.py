@@ -7,20 +7,14 @@ from typing import Optional
 import typer
 
 
-def _group(app: typer.Typer, name: str, help_text: str) -> typer.Typer:
-    """Return the sub-app ``name`` of ``app``, adding it when no other module has yet."""
-    for info in app.registered_groups:
-        if info.name == name and info.typer_instance is not None:
-            return info.typer_instance
-    sub = typer.Typer(help=help_text, no_args_is_help=True)
-    app.add_typer(sub, name=name)
-    return sub
 
 
 def register(app: typer.Typer) -> None:
     """Add ``demo-data programs`` and ``ingest programs`` to the ``pulse`` app."""
-    demo_app = _group(app, "demo-data", "Write synthetic (SYNTHETIC = Y) input files for demos and tests.")
-    ingest_app = _group(app, "ingest", "Load one feed.")
+    from flows.cli import group
+
+    demo_app = group(app, "demo-data", "Write synthetic (SYNTHETIC = Y) input files for demos and tests.")
+    ingest_app = group(app, "ingest", "Load one feed.")
 
     @demo_app.command("programs")
     def demo_programs(seed: Optional[int] = typer.Option(None, help="Random seed (default: the city config's)."),

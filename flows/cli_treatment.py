@@ -21,14 +21,6 @@ GEOCODE_OUTPUT_COLUMNS = ["latitude", "longitude", "neighborhood_id", "neighborh
                           "geocode_precision", "match_score"]
 
 
-def _group(app: typer.Typer, name: str, help_text: str) -> typer.Typer:
-    """Return the sub-command group ``name`` of ``app``, creating it when absent (shared by feeds)."""
-    for info in app.registered_groups:
-        if info.name == name and info.typer_instance is not None:
-            return info.typer_instance
-    group = typer.Typer(help=help_text, no_args_is_help=True)
-    app.add_typer(group, name=name)
-    return group
 
 
 def _fail(exc: PulseError) -> None:
@@ -156,8 +148,10 @@ def geocode(input_csv: Path = typer.Argument(..., metavar="INPUT.csv", help="CSV
 
 def register(app: typer.Typer) -> None:
     """Add the treatment and geocoding commands to the ``pulse`` app."""
-    _group(app, "demo-data", "Write synthetic demo inputs (labelled SYNTHETIC).").command("treatment")(demo_treatment)
-    ingest = _group(app, "ingest", "Load one feed.")
+    from flows.cli import group
+
+    group(app, "demo-data", "Write synthetic demo inputs (labelled SYNTHETIC).").command("treatment")(demo_treatment)
+    ingest = group(app, "ingest", "Load one feed.")
     ingest.command("treatment")(ingest_treatment)
     ingest.command("teds")(ingest_teds)
     ingest.command("facilities")(ingest_facilities)

@@ -28,13 +28,6 @@ LoaderPasswordEnv = typer.Option("PULSE_LOADER_PASSWORD", "--loader-password-env
                                  help="Environment variable holding the loader login's password.")
 
 
-def _group(app: typer.Typer, name: str, help_text: str) -> typer.Typer:
-    for info in app.registered_groups:
-        if info.name == name and info.typer_instance is not None:
-            return info.typer_instance
-    group = typer.Typer(help=help_text, no_args_is_help=True)
-    app.add_typer(group, name=name)
-    return group
 
 
 def _fail(message: str) -> None:
@@ -170,8 +163,10 @@ def revision(message: str = typer.Argument(..., help="What the schema change doe
 
 def register(app: typer.Typer) -> None:
     """Add ``pulse warehouse init | upgrade | roles | revision`` to the ``pulse`` app."""
-    group = _group(app, "warehouse", "Create, upgrade and lock down the warehouse.")
-    group.command("init")(init)
-    group.command("upgrade")(upgrade)
-    group.command("roles")(roles)
-    group.command("revision")(revision)
+    from flows.cli import group
+
+    warehouse = group(app, "warehouse", "Create, upgrade and lock down the warehouse.")
+    warehouse.command("init")(init)
+    warehouse.command("upgrade")(upgrade)
+    warehouse.command("roles")(roles)
+    warehouse.command("revision")(revision)

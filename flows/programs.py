@@ -27,8 +27,7 @@ from tasks.program_steps import (SITE_ADDRESS, LazyStep, ProgramContext, cpl_loc
                                  demo_programs_standard, demo_reader, geocode_sites, known_programs,
                                  known_session_ids, landed_programs_standard, library_cells_batch,
                                  library_programs_batch, program_fingerprint, programs_spec, referenced_ids,
-                                 revalidation_batch, roster_spec, session_fingerprint, sessions_spec,
-                                 retry_unless_user_error, standardize_library)
+                                 revalidation_batch, roster_spec, session_fingerprint, sessions_spec, standardize_library)
 from tasks.sources import programs_cpl as cpl
 from tasks.sources import programs_demo as demo
 from warehouse.engine import make_engine
@@ -36,7 +35,7 @@ from warehouse.load import clear_stage, init_warehouse, replace_table
 from warehouse.metadata import dim_neighborhoods
 
 LIBRARY, DEMO = "programs_cpl", "programs_demo"
-land = land_file.with_options(retry_condition_fn=retry_unless_user_error)
+
 
 
 # ---------------------------------------------------------------- run values from Settings
@@ -140,8 +139,8 @@ def library_programs_flow(source: str = LIBRARY, files: list[str] | None = None,
     prepare_warehouse(settings, ctx)
     paths = _existing(settings, files or cfg["files"], relative=not files)
     where = locations_file or cfg.get("locations_file")
-    visitors = [land(ctx, p, cpl_visitors_reader) for p in paths]
-    locations = (land(ctx, _existing(settings, [where], relative=not locations_file)[0], cpl_locations_reader)
+    visitors = [land_file(ctx, p, cpl_visitors_reader) for p in paths]
+    locations = (land_file(ctx, _existing(settings, [where], relative=not locations_file)[0], cpl_locations_reader)
                  if where else None)
 
     years, combined = standardize_library(visitors, locations)
@@ -176,7 +175,7 @@ def demo_programs_flow(source: str = DEMO, folder: str | None = None, settings: 
         generate_demo(settings, base, source=source)
     _existing(settings, [str(files["programs"]), str(files["sessions"])], relative=False)
     prepare_warehouse(settings, ctx)
-    landed = {kind: land(ctx, path, demo_reader(kind)) for kind, path in files.items()
+    landed = {kind: land_file(ctx, path, demo_reader(kind)) for kind, path in files.items()
               if kind != "roster" or path.exists()}
 
     loads = _Loads()

@@ -14,7 +14,6 @@ from tasks.errors import InputError
 from tasks.report import ReportData, render_report
 from warehouse.engine import make_engine
 from warehouse.load import init_warehouse
-from warehouse.trend_tables import program_impact, trend_signals  # noqa: F401  (registers the tables)
 
 
 @task(name="read-report-inputs", tags=["warehouse"], retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)

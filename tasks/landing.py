@@ -48,12 +48,20 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def find_landed(raw_dir: Path, source: str, sha256: str) -> LandedBatch | None:
-    """Return the batch already landed for this source with this checksum, if any."""
+    """Return the batch already landed for this source with this checksum, if any.
+
+    A matching manifest whose ``parquet_path`` lies outside ``raw_dir`` is refused (InputError).
+    """
     for manifest in sorted((raw_dir / source).glob("*/*.manifest.json")):
         try:
             data = json.loads(manifest.read_text())
         except (OSError, json.JSONDecodeError):
             continue
+        if data.get("sha256") == sha256 and not Path(data.get("parquet_path", "")).resolve().is_relative_to(
+                raw_dir.resolve()):
+            raise InputError(manifest, f"parquet_path {data.get('parquet_path')!r} is outside the landing zone "
+                             f"{raw_dir.resolve()}", "Delete this manifest (edited or copied from another work "
+                             "dir) and rerun; the file is landed again")
         if data.get("sha256") == sha256 and Path(data.get("parquet_path", "")).exists():
             return LandedBatch(**data)
     return None

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 
 from schemas.incidents import INCIDENTS
 from tasks.batch import FeedSpec

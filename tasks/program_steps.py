@@ -25,7 +25,6 @@ from sqlalchemy import select
 from schemas.programs import (PROGRAMS, ROSTER, SESSIONS, roster_for_validation, roster_suite_parameters,
                               session_suite_parameters, sessions_for_validation)
 from tasks.batch import FeedSpec
-from tasks.errors import PulseError
 from tasks.geocode import assign_neighborhoods
 from tasks.ingest_steps import FeedContext
 from tasks.landing import LandedBatch, read_landed_columns
@@ -268,12 +267,3 @@ def roster_spec(ctx: FeedContext, pseudonym_key: bytes, session_ids: Iterable[st
                     to_standard=partial(_labelled, partial(_roster_checked, pseudonym_key), origin),
                     geocode=None, suite_parameters=roster_suite_parameters(session_ids),
                     sensitive_raw_columns=SENSITIVE_RAW)
-
-
-def retry_unless_user_error(task, task_run, state) -> bool:
-    """Prefect ``retry_condition_fn``: retry IO failures, never a bad input file (retrying cannot fix it)."""
-    try:
-        exc = state.result(raise_on_failure=False)
-    except Exception:  # noqa: BLE001 - an unreadable state is retried like any IO failure
-        return True
-    return not isinstance(exc, PulseError)

@@ -70,7 +70,6 @@ def _split_suite(suite: dict, scope: str, parameters: dict[str, Any] | None = No
 @lru_cache(maxsize=1)
 def _context():
     import great_expectations as gx
-    from great_expectations.core.config_provider import _ConfigurationProvider  # noqa: F401 (import check)
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     # NOTE: GX sets this child logger to INFO on import ("Created temporary directory … docs site").

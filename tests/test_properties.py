@@ -30,8 +30,12 @@ PLAUSIBLE = [
     "01/03/2016 11:57:00 PM", "2016-01-03T23:57:00.000", "2016-01-03", "03/14/2017", "02/30/2017",
     "2016-01-03T23:57:00+05:00", "13/13/2013 25:61:61 PM", "9999-12-31", "0486", "2027", "ZZZZ",
     "=cmd|' /C calc'!A0", "3247 W FILLMORE ST", "N ABERDEEN ST & W ANCONA ST", "PO BOX 12", "60624-1234",
-    "POINT (-87.67 41.69)", "(41.97, -87.71)", "\x00", "ÉÑ–", "1,234", "1e308", "Support group",
+    "POINT (-87.67 41.69)", "(41.97, -87.71)", "\x00", "ÉÑ–", "1,234", "1e30", "Support group",
 ]
+# Whole numbers beyond int64 crash the TEDS code parsers (see test_huge_codes_are_a_known_bug);
+# the treatment strategies leave them out until that is fixed.
+HUGE = ["1e30"]
+SMALL_NUMBERS = [v for v in PLAUSIBLE if v not in HUGE]
 # Offsets mixed with naive times crash pandas.to_datetime in tasks/sources/mapped.py (see
 # test_mixed_offsets_are_a_known_bug); the incident strategies leave them out until it is fixed.
 NO_OFFSETS = [v for v in PLAUSIBLE if "+05:00" not in v]
@@ -101,7 +105,7 @@ PROVIDER_COLUMNS = list(treatment_provider.REQUIRED_COLUMNS) + ["SYNTHETIC"]
 
 
 @PROPS
-@given(frames(PROVIDER_COLUMNS))
+@given(frames(PROVIDER_COLUMNS, SMALL_NUMBERS))
 def test_treatment_provider_to_standard(raw):
     try:
         std, address = treatment_provider.to_standard(raw, KEY)
@@ -115,7 +119,7 @@ TEDS_COLUMNS = list(treatment_teds.REQUIRED_COLUMNS) + ["ADMYR", "CBSA2010", "GE
 
 
 @PROPS
-@given(frames(TEDS_COLUMNS))
+@given(frames(TEDS_COLUMNS, SMALL_NUMBERS))
 def test_treatment_teds_to_standard_keeps_or_rejects_every_row(raw):
     try:
         out = treatment_teds.to_standard(raw, default_admission_year=2017)
@@ -125,6 +129,19 @@ def test_treatment_teds_to_standard_keeps_or_rejects_every_row(raw):
     kept, rejected = out[0], out[1]
     assert len(kept) + len(rejected) == len(raw)
     assert rejected["row"].is_unique and rejected["reason"].notna().all()
+
+
+@pytest.mark.parametrize("parse", [
+    pytest.param(lambda v: treatment_provider.to_standard(
+        pd.DataFrame({c: ["1"] for c in PROVIDER_COLUMNS} | {"SUB1": [v]}, dtype="str"), KEY), id="provider"),
+    pytest.param(lambda v: treatment_teds.to_standard(
+        pd.DataFrame({c: ["1"] for c in TEDS_COLUMNS} | {"SUB1": [v]}, dtype="str")), id="teds"),
+])
+@pytest.mark.xfail(strict=True, raises=TypeError,
+                   reason="tasks/sources/treatment_provider.py::_codes and treatment_teds.py::_whole_numbers: a "
+                          "whole number beyond int64 ('1e30') passes the whole-number check and fails the Int64 cast")
+def test_huge_codes_are_a_known_bug(parse):
+    parse("1e30")
 
 
 SESSION_COLUMNS = list(programs_demo.SESSION_FILE_COLUMNS)
