@@ -45,6 +45,21 @@ def _csv_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
                          "Check the delimiter and quoting; the file must be comma-separated") from None
 
 
+_FORMULA = r"^(?:[=+@\t\r]|-(?!\d+(?:\.\d+)?$))"
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return text cells that a spreadsheet would run as a formula prefixed with ``'`` (OWASP CSV injection)."""
+    out = frame.copy()
+    for col in out.columns:
+        if pd.api.types.is_string_dtype(out[col]):
+            text = out[col]
+            live = text.str.contains(_FORMULA, regex=True, na=False)
+            if live.any():
+                out[col] = text.where(~live, "'" + text)
+    return out
+
+
 def geocode_csv(src: Path, dest: Path, geocoder, address_col: str, zip_col: str | None = None,
                 chunk_rows: int = 50_000) -> pd.Series:
     """Write ``src`` plus GEOCODE_OUTPUT_COLUMNS to ``dest`` (same rows, same order); return the
@@ -64,7 +79,7 @@ def geocode_csv(src: Path, dest: Path, geocoder, address_col: str, zip_col: str 
             new = geocoder.new_cache_rows
             cache = new if cache is None else pd.concat([cache, new], ignore_index=True)
             out = chunk.drop(columns=[c for c in GEOCODE_OUTPUT_COLUMNS if c in chunk.columns])
-            out = pd.concat([out, located[GEOCODE_OUTPUT_COLUMNS]], axis=1)
+            out = pd.concat([neutralise_formulas(out), located[GEOCODE_OUTPUT_COLUMNS]], axis=1)
             out.to_csv(tmp, mode="w" if rows == 0 else "a", header=rows == 0, index=False)
             counts = counts.add(located["geocode_method"].value_counts(), fill_value=0)
             rows += len(chunk)

@@ -13,13 +13,15 @@ from typing import Any
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tasks.errors import ConfigError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
     """Deployment settings; every field can be set as ``PULSE_<FIELD>``."""
 
-    model_config = SettingsConfigDict(env_prefix="PULSE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="PULSE_", extra="ignore", validate_assignment=True)
 
     data_dir: Path = Field(
         default=REPO_ROOT.parent / "shared" / "data",
@@ -29,7 +31,8 @@ class Settings(BaseSettings):
         default=REPO_ROOT / "data",
         description="Folder for the raw landing zone, validation docs, reports and the DuckDB file.",
     )
-    warehouse_url: str | None = Field(
+    # A secret: it may carry a password, and Prefect stores flow parameters (this object) for the UI.
+    warehouse_url: SecretStr | None = Field(
         default=None,
         description="SQLAlchemy URL of the warehouse; default duckdb:///<work_dir>/pulse.duckdb.",
     )
@@ -49,8 +52,8 @@ class Settings(BaseSettings):
 
     @property
     def resolved_warehouse_url(self) -> str:
-        if self.warehouse_url:
-            return self.warehouse_url
+        if self.warehouse_url and self.warehouse_url.get_secret_value():
+            return self.warehouse_url.get_secret_value()
         return f"duckdb:///{(self.work_dir / 'pulse.duckdb').resolve()}"
 
     @property
@@ -72,7 +75,13 @@ class Settings(BaseSettings):
             return tomllib.load(fh)
 
     def data_path(self, relative: str) -> Path:
-        return self.data_dir / relative
+        """Return a configured input path; it must stay inside the data directory."""
+        root = self.data_dir.resolve()
+        path = self.data_dir / relative
+        if not path.resolve().is_relative_to(root):
+            raise ConfigError(self.city_config, f"input path {relative!r} is outside the data directory {root}",
+                              "List inputs relative to PULSE_DATA_DIR, without '..' or absolute paths")
+        return path
 
 
 def get_settings(**overrides: Any) -> Settings:

@@ -115,10 +115,12 @@ def sessions_for_validation(sessions: pd.DataFrame, programs: pd.DataFrame) -> p
     ref = programs.drop_duplicates("program_id", keep="last").set_index("program_id")
     pid = sessions["program_id"]
     out = sessions.copy()
-    out["program_started_on"] = pid.map(ref["started_on"]).astype("datetime64[us]")
-    out["program_ended_on"] = pid.map(ref["ended_on"]).astype("datetime64[us]")
-    ceiling = ref["program_type"].map(MAX_PLAUSIBLE_ATTENDEES)
-    out["attendees_max_plausible"] = pid.map(ceiling).astype("Int64")
+    # reindex, not map: Series.map with an empty lookup casts datetimes to float and fails.
+    keys = pid.to_numpy()
+    out["program_started_on"] = ref["started_on"].astype("datetime64[us]").reindex(keys).to_numpy()
+    out["program_ended_on"] = ref["ended_on"].astype("datetime64[us]").reindex(keys).to_numpy()
+    ceiling = ref["program_type"].map(MAX_PLAUSIBLE_ATTENDEES).astype("Int64")
+    out["attendees_max_plausible"] = pd.array(ceiling.reindex(keys).to_numpy(), dtype="Int64")
     return out
 
 

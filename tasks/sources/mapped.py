@@ -77,13 +77,20 @@ class IncidentMapping:
             if unknown:
                 raise ConfigError("city config [offenses]", f"unknown keys {sorted(unknown)}",
                                   f"Use only {', '.join(OFFENSE_CATEGORIES)}, code_column, strip_leading_zeros")
+            occurred_at = cols.pop("occurred_at")
+            updated_at = cols.pop("updated_at", None)
+            is_arrest, is_domestic = cols.pop("is_arrest", None), cols.pop("is_domestic", None)
+            stray = sorted(set(cols) - set(TEXT_FIELDS))
+            if stray:
+                raise ConfigError("city config [columns]", f"unknown canonical column(s) {stray}",
+                                  f"Map only occurred_at, updated_at, is_arrest, is_domestic, {', '.join(TEXT_FIELDS)}")
             return cls(
                 id_column=cfg["id_column"],
-                occurred_at=cols.pop("occurred_at"),
-                updated_at=cols.pop("updated_at", None),
-                is_arrest=cols.pop("is_arrest", None),
-                is_domestic=cols.pop("is_domestic", None),
-                columns={k: v for k, v in cols.items() if k in TEXT_FIELDS},
+                occurred_at=occurred_at,
+                updated_at=updated_at,
+                is_arrest=is_arrest,
+                is_domestic=is_domestic,
+                columns=cols,
                 timestamp_formats=tuple(ts.get("formats", ["ISO8601"])),
                 source_timezone=ts.get("timezone", city_timezone),
                 city_timezone=city_timezone,
@@ -107,15 +114,22 @@ def parse_timestamps(values: pd.Series, formats: tuple[str, ...], source_tz: str
     for fmt in formats:
         if not todo.any():
             break
-        kwargs = {"format": fmt} if fmt != "ISO8601" else {"format": "ISO8601"}
-        parsed = pd.to_datetime(text[todo], errors="coerce", utc=False, **kwargs)
-        if getattr(parsed.dt, "tz", None) is not None:
-            parsed = parsed.dt.tz_convert(city_tz).dt.tz_localize(None)
-        elif source_tz != city_tz:
-            parsed = parsed.dt.tz_localize(source_tz, ambiguous="NaT", nonexistent="NaT") \
-                .dt.tz_convert(city_tz).dt.tz_localize(None)
-        ok = parsed.notna()
-        out.loc[ok[ok].index] = parsed[ok].astype("datetime64[us]")
+        # Values with an explicit offset ('Z', '+02:00') are instants; the rest are wall-clock times
+        # in the source's zone. pandas refuses to parse the two kinds together, so split them.
+        aware = todo & text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True, na=False)
+        for part in (aware, todo & ~aware):
+            if not part.any():
+                continue
+            if part is aware:
+                parsed = pd.to_datetime(text[part], errors="coerce", utc=True, format=fmt)
+                parsed = parsed.dt.tz_convert(city_tz).dt.tz_localize(None)
+            else:
+                parsed = pd.to_datetime(text[part], errors="coerce", format=fmt)
+                if source_tz != city_tz:
+                    parsed = parsed.dt.tz_localize(source_tz, ambiguous="NaT", nonexistent="NaT") \
+                        .dt.tz_convert(city_tz).dt.tz_localize(None)
+            ok = parsed.notna()
+            out.loc[ok[ok].index] = parsed[ok].astype("datetime64[us]")
         todo = todo & ~out.notna()
     return out
 

@@ -59,7 +59,8 @@ def _text(raw: pd.DataFrame, column: str) -> pd.Series:
 def _codes(text: pd.Series) -> pd.Series:
     # "5" and "5.0" are code 5; "UNK", "" or "5.5" are not codes -> null (raw text kept).
     num = pd.to_numeric(text, errors="coerce")
-    whole = num.notna() & np.isfinite(num) & (num == np.floor(num))
+    # Codes are small integers; a huge number ('1e30') is not a code (and would overflow Int64).
+    whole = num.notna() & np.isfinite(num) & (num == np.floor(num)) & (num.abs() < 2**53)
     return num.where(whole).astype("Int64")
 
 

@@ -76,7 +76,8 @@ def _whole_numbers(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     s = text.astype("str").str.strip()
     s = s.mask(s == "")
     num = pd.to_numeric(s, errors="coerce")
-    whole = num.notna() & np.isfinite(num) & (num == np.floor(num))
+    # Values beyond 2**53 are not codes (and would overflow Int64): treat them as not whole numbers.
+    whole = num.notna() & np.isfinite(num) & (num == np.floor(num)) & (num.abs() < 2**53)
     return num.where(whole).astype("Int64"), s.notna() & ~whole
 
 
