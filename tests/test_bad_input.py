@@ -1,6 +1,8 @@
 """Every malformed file in tests/data/bad/ ends in one clear line or in quarantine with a reason.
 
-The expected outcome of each file is the table in tests/data/bad/README.md (the single source):
+The expected outcome of each file is the table in tests/data/bad/README.md (the single source);
+this module runs the police files, tests/test_bad_input_feeds.py the other feeds (each file
+stays under three minutes).
 ``error`` means the run raises one ``PulseError`` line that names the file and contains the
 given text; ``quarantine`` means the batch loads with the given reason among its quarantined
 rows; ``loaded`` means every row loads. For every loaded batch rows_read = loaded + quarantined.
@@ -36,19 +38,13 @@ def expectations() -> list[tuple[str, str, str]]:
 
 EXPECTED = expectations()
 # Files whose run currently ends in an unhandled exception: strict xfail, so a fix shows up.
-KNOWN_BUGS = {
-    "police_date_formats.csv": "tasks/sources/mapped.py::parse_timestamps raises 'Mixed timezones detected' "
-                               "when a chunk mixes offsets and naive times",
-    "cpl_visitors_point_out_of_city_2023.csv": "schemas/programs.py::sessions_for_validation raises TypeError "
-                                               "when no program of the batch loaded",
-    "demo_programs_bad_addresses.csv": "schemas/programs.py::sessions_for_validation raises TypeError "
-                                       "when no program of the batch loaded",
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
-def _params():
+def bad_file_params(police: bool):
+    """The corpus rows of the police feed (this module) or of the other feeds (test_bad_input_feeds.py)."""
     return [pytest.param(*e, id=e[0], marks=[pytest.mark.xfail(reason=KNOWN_BUGS[e[0]], strict=True)]
-                         if e[0] in KNOWN_BUGS else []) for e in EXPECTED]
+                         if e[0] in KNOWN_BUGS else []) for e in EXPECTED if e[0].startswith("police_") == police]
 
 
 def q(url: str, sql: str):
@@ -105,8 +101,13 @@ def test_the_corpus_is_complete():
     assert {"police", "treatment", "teds", "cpl", "demo"} <= feeds
 
 
-@pytest.mark.parametrize("name,outcome,text", _params())
-def test_bad_file(prefect_harness, settings_factory, duckdb_url, tmp_path, name, outcome, text):
+@pytest.mark.parametrize("name,outcome,text", bad_file_params(police=True))
+def test_bad_police_file(prefect_harness, settings_factory, duckdb_url, tmp_path, name, outcome, text):
+    check_bad_file(settings_factory, duckdb_url, tmp_path, name, outcome, text)
+
+
+def check_bad_file(settings_factory, duckdb_url: str, tmp_path: Path, name: str, outcome: str, text: str) -> None:
+    """Run one corpus file through its feed's flow and check the outcome the README gives."""
     path = BAD / name
     settings = settings_factory(duckdb_url, pseudonym_key=KEY)
     if outcome == "error":
@@ -197,8 +198,6 @@ def test_20_mb_line_without_a_newline(prefect_harness, settings_factory, duckdb_
     assert "\n" not in msg and path.name in msg and len(msg) < 2000, msg[:300]
 
 
-@pytest.mark.xfail(strict=True, reason="flows/cli_treatment.py::geocode_csv writes input cells verbatim; a cell "
-                   "starting with = + - @ opens as a formula in a spreadsheet (prefix such text with ')")
 def test_geocode_csv_output_neutralises_formulas(data_dir, tmp_path):
     """CSV the pipeline writes for people to open (``pulse geocode``) cannot run a formula."""
     import csv

@@ -32,8 +32,6 @@ REPO = Path(__file__).resolve().parents[1]
 # Failpoints before the load transaction never touch the warehouse: DuckDB covers them; the
 # load ones run on both backends.
 LOAD_FAILPOINTS = [f for f in FAILPOINTS if f.startswith("load.")]
-# On PostgreSQL: the first and last statements of the transaction, one in the middle, and after COMMIT.
-PG_FAILPOINTS = ["load.tx_staged", "load.tx_inserted", "load.tx_before_commit", "load.committed"]
 FILE_FAILPOINTS = [f for f in FAILPOINTS if not f.startswith("extract.")]
 AFTER = {"load.committed"}  # killed after COMMIT: the batch is in; everything else: before
 
@@ -109,7 +107,7 @@ class Runner:
 
     def __init__(self, api_url: str, data_dir: Path, log: Path):
         env = {**os.environ, "PREFECT_API_URL": api_url, "PULSE_DATA_DIR": str(data_dir),
-               "PYTHONPATH": str(REPO), "PULSE_CHUNK_ROWS": "25"}
+               "PYTHONPATH": str(REPO), "PULSE_CHUNK_ROWS": "30"}
         env.pop("PULSE_FAILPOINT", None)
         self.log = open(log, "w")
         self.proc = subprocess.Popen([sys.executable, "-c", "from tests.test_crash_safety import zygote; zygote()"],
@@ -180,8 +178,12 @@ def snapshot(url: str) -> dict[str, list[tuple]]:
         engine.dispose()
 
 
-def audit_matches_rows(url: str) -> None:
-    """Every 'loaded' audit row has its quarantine rows and its inserted/updated rows present."""
+def audit_matches_rows(url: str, last_batch: str | None = None) -> None:
+    """Every 'loaded' audit row has its quarantine rows and its inserted/updated rows present.
+
+    Rows of earlier batches may since have been replaced by newer versions, so the exact row
+    count is checked for ``last_batch`` (the most recent one) only.
+    """
     snap = snapshot(url)
     for batch_id, *_, status, read, loaded, quarantined, inserted, updated, _ in snap["load_audit"]:
         if status != "loaded":
@@ -189,7 +191,8 @@ def audit_matches_rows(url: str) -> None:
         assert int(read) == int(loaded) + int(quarantined)
         q_rows = {r[1] for r in snap["quarantine_incidents"] if r[0] == batch_id}
         assert len(q_rows) == int(quarantined), batch_id
-        assert sum(1 for r in snap["fct_incidents"] if r[-1] == batch_id) >= 1 or int(inserted) + int(updated) == 0
+        stored = sum(1 for r in snap["fct_incidents"] if r[-1] == batch_id)
+        assert stored == int(inserted) + int(updated) if batch_id == last_batch else stored <= int(loaded)
 
 
 class Warehouses:
@@ -200,6 +203,7 @@ class Warehouses:
         self.templates: dict[str, tuple[Path, str]] = {}
         self.before: dict[str, dict] = {}
         self.after: dict[str, dict] = {}
+        self.batch_id: str | None = None
 
     def _template(self, backend: str, pg_admin_url: str | None) -> None:
         work = self.tmp / f"template-{backend}"
@@ -215,6 +219,7 @@ class Warehouses:
         sig, out = self.runner.run(self.tmp, work2, url2, files=[str(self.inputs[1])])
         assert sig is None and out["ok"], out
         assert out["summaries"][0]["rows_updated"] == 10 and out["summaries"][0]["rows_quarantined"] == 3
+        self.batch_id = out["summaries"][0]["batch_id"]
         self.after[backend] = snapshot(url2)
         assert self.after[backend] != self.before[backend]
 
@@ -295,7 +300,7 @@ def crash_then_recover(warehouses: Warehouses, backend: str, failpoint: str, pg_
     state = snapshot(url)
     expected = "after" if failpoint in AFTER else "before"
     assert state == getattr(warehouses, expected)[backend], f"{failpoint}: warehouse is not the '{expected}' state"
-    audit_matches_rows(url)
+    audit_matches_rows(url, warehouses.batch_id)
     if failpoint in LOAD_FAILPOINTS:
         release_dead_runs_load_slot()
 
@@ -303,7 +308,7 @@ def crash_then_recover(warehouses: Warehouses, backend: str, failpoint: str, pg_
     assert sig is None and out["ok"], out
     assert out["summaries"][0]["status"] == ("skipped" if failpoint in AFTER else "loaded")
     assert snapshot(url) == warehouses.after[backend]  # no duplicates, quarantine not doubled
-    audit_matches_rows(url)
+    audit_matches_rows(url, warehouses.batch_id)
     assert not list((work / "raw").rglob(".*.tmp")) or failpoint == "land.parquet_written"
 
 
@@ -312,19 +317,13 @@ def test_duckdb_crash_at_each_failpoint(warehouses, failpoint):
     crash_then_recover(warehouses, "duckdb", failpoint)
 
 
-@pytest.mark.postgres
-@pytest.mark.parametrize("failpoint", PG_FAILPOINTS)
-def test_postgres_crash_in_the_load(warehouses, pg_admin, failpoint):
-    crash_then_recover(warehouses, "postgres", failpoint, pg_admin)
+def test_api_crash_after_a_page_landed_keeps_the_watermark(runner, data_dir, tmp_path):
+    api_crash_then_recover(runner, data_dir, tmp_path, f"duckdb:///{tmp_path / 'w.duckdb'}")
 
 
-@pytest.mark.parametrize("backend", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_api_crash_after_a_page_landed_keeps_the_watermark(runner, data_dir, tmp_path, backend, request):
+def api_crash_then_recover(runner: Runner, data_dir: Path, tmp_path: Path, url: str) -> None:
     from tests.socrata_stub import SocrataStub, csv_rows_to_socrata
 
-    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
-    if backend == "postgres":
-        url = request.getfixturevalue("postgres_url")
     records = csv_rows_to_socrata(real_rows(data_dir, 120, "22"))
     with SocrataStub(records) as stub:
         api = {"api_base_url": stub.base_url, "page_size": 50}
@@ -340,53 +339,3 @@ def test_api_crash_after_a_page_landed_keeps_the_watermark(runner, data_dir, tmp
     assert len(state["fct_incidents"]) == loaded == len({r[0] for r in state["fct_incidents"]})
     assert loaded + sum(s["rows_quarantined"] for s in out["summaries"]) == 120
     assert state["source_watermarks"] == [("police_chicago", max(r["updated_on"] for r in records))]
-
-
-@pytest.mark.postgres
-def test_postgres_connection_lost_mid_transaction(runner, inputs, postgres_url, tmp_path):
-    """The loader's backend is terminated while it waits inside the merge transaction."""
-    work = tmp_path / "work"
-    sig, out = runner.run(tmp_path, work, postgres_url, files=[str(inputs[0])])
-    assert sig is None and out["ok"], out
-    before = snapshot(postgres_url)
-
-    locker = sa.create_engine(postgres_url)
-    killer = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    db = sa.make_url(postgres_url).database
-    with locker.connect() as lock_conn:
-        # Holding this lock stops the merge at its quarantine step: rows are already inserted into
-        # fct_incidents inside the open transaction when the connection dies.
-        lock_conn.execute(sa.text("LOCK TABLE quarantine_incidents IN ACCESS EXCLUSIVE MODE"))
-        import threading
-
-        outcome = {}
-        t = threading.Thread(target=lambda: outcome.update(
-            zip(("sig", "out"), runner.run(tmp_path, work, postgres_url, files=[str(inputs[1])]))))
-        t.start()
-        deadline = time.monotonic() + 90
-        terminated = False
-        with killer.connect() as kc:
-            while time.monotonic() < deadline and not terminated:
-                pids = kc.execute(sa.text(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = :db AND wait_event_type = 'Lock' "
-                    "AND state = 'active' AND pid <> pg_backend_pid()"), {"db": db}).scalars().all()
-                for pid in pids:
-                    terminated = kc.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
-                time.sleep(0.1)
-        lock_conn.rollback()
-    t.join(timeout=120)
-    locker.dispose()
-    killer.dispose()
-    assert terminated, "the loader never blocked on the lock"
-    assert outcome["sig"] is None and not outcome["out"]["ok"]
-    message = outcome["out"]["error"].strip()
-    assert "\n" not in message and "Traceback" not in message
-    assert "terminating connection" in message or "connection" in message.lower(), message
-    assert snapshot(postgres_url) == before
-
-    sig, out = runner.run(tmp_path, work, postgres_url, files=[str(inputs[1])])
-    assert sig is None and out["ok"] and out["summaries"][0]["status"] == "loaded", out
-    state = snapshot(postgres_url)
-    assert len(state["fct_incidents"]) == len({r[0] for r in state["fct_incidents"]}) == 40 + 40 - 3
-    assert len({r[1] for r in state["quarantine_incidents"]}) == 3
-    audit_matches_rows(postgres_url)

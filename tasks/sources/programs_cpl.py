@@ -165,7 +165,7 @@ def _parse_count(value, where: str, column: str) -> int | None:
     if value is None or (isinstance(value, float) and np.isnan(value)) or not str(value).strip():
         return None
     text = str(value).strip().replace(",", "")
-    if not re.fullmatch(r"-?\d+", text):
+    if not re.fullmatch(r"-?\d{1,15}", text):  # 15 digits: a count, not an overflow of the 64-bit column
         raise InputError(where, f"column '{column}' holds {value!r}, not a whole number of visitors",
                          "Fix the cell or leave it blank if the month was not reported")
     return int(text)

@@ -355,7 +355,8 @@ def _dates(raw: pd.DataFrame, column: str, default: str) -> pd.Series:
 
 def _counts(raw: pd.DataFrame, column: str, default: str) -> pd.Series:
     text = raw[column].fillna("").str.strip()
-    _reject(raw, ~text.str.fullmatch(r"-?\d*"), column, ", not a whole number",
+    # Up to 15 digits: a count, not an overflow of the 64-bit column.
+    _reject(raw, ~text.str.fullmatch(r"-?\d{0,15}"), column, ", not a whole number of at most 15 digits",
             "Fix the count in the export or leave it blank", default)
     return pd.to_numeric(text.mask(text == "")).astype("Int64")
 
