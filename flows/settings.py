@@ -5,6 +5,7 @@ environment or config files themselves.
 """
 from __future__ import annotations
 
+import os
 import tomllib
 from functools import cached_property
 from pathlib import Path
@@ -76,9 +77,11 @@ class Settings(BaseSettings):
 
     def data_path(self, relative: str) -> Path:
         """Return a configured input path; it must stay inside the data directory."""
-        root = self.data_dir.resolve()
+        # Lexical check: '..' and absolute paths are refused; a symlink an operator put inside the
+        # data directory is allowed.
+        root = Path(os.path.normpath(self.data_dir.absolute()))
         path = self.data_dir / relative
-        if not path.resolve().is_relative_to(root):
+        if not Path(os.path.normpath(path.absolute())).is_relative_to(root):
             raise ConfigError(self.city_config, f"input path {relative!r} is outside the data directory {root}",
                               "List inputs relative to PULSE_DATA_DIR, without '..' or absolute paths")
         return path

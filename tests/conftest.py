@@ -85,6 +85,7 @@ def settings_factory(data_dir, tmp_path):
     """Build Settings for a test run: work dir in tmp_path, warehouse URL given."""
 
     def make(warehouse_url: str | None = None, **overrides) -> Settings:
-        return Settings(data_dir=data_dir, work_dir=tmp_path / "work", warehouse_url=warehouse_url, **overrides)
+        return Settings(**{"data_dir": data_dir, "work_dir": tmp_path / "work", "warehouse_url": warehouse_url,
+                           **overrides})
 
     return make

@@ -24,3 +24,19 @@ def write_csv(frame: pd.DataFrame, path: Path, gz: bool = False) -> Path:
     else:
         path.write_text(text, encoding="utf-8", newline="")
     return path
+
+
+def data_dir_with(tmp_path: Path, data_dir: Path, files: dict[str, pd.DataFrame]) -> Path:
+    """Return a data folder in tmp holding ``files`` (name -> rows) beside links to the real data.
+
+    Configured inputs must lie inside the data directory, so flows that read their file list
+    from the city config get a folder that has both.
+    """
+    root = tmp_path / "data"
+    root.mkdir(exist_ok=True)
+    for child in data_dir.iterdir():
+        if not (root / child.name).exists():
+            (root / child.name).symlink_to(child)
+    for name, rows in files.items():
+        write_csv(rows, root / name)
+    return root

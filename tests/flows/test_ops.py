@@ -14,7 +14,7 @@ from flows.nightly import STAGE_NAMES, Stage, nightly_flow, resolve, with_runner
 from flows.police_incidents import police_incidents_flow
 from flows.serve import build_deployments, load_entrypoint, read_deployment_specs
 from tasks.errors import InputError, PulseError
-from tests.police_files import real_rows, write_csv
+from tests.police_files import data_dir_with, real_rows, write_csv
 
 
 def q(url: str, sql: str):
@@ -41,9 +41,9 @@ def test_nightly_runs_the_stages_in_order_as_tagged_subflows(prefect_harness, se
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
     from prefect.client.schemas.filters import FlowRunFilterId
 
-    settings = settings_factory(duckdb_url)
-    settings.city["sources"]["police_chicago"]["files"] = [str(write_csv(real_rows(data_dir, 300, "22"),
-                                                                         tmp_path / "jan2016.csv"))]
+    settings = settings_factory(duckdb_url, data_dir=data_dir_with(tmp_path, data_dir,
+                                                                   {"jan2016.csv": real_rows(data_dir, 300, "22")}))
+    settings.city["sources"]["police_chicago"]["files"] = ["jan2016.csv"]
     state = nightly_flow(stages=["police", "models", "trends", "report"], settings=settings, return_state=True)
     out = state.result()
     assert list(out) == ["police", "models", "trends", "report"]
@@ -66,8 +66,8 @@ def test_nightly_failure_names_stage_source_batch_and_expectation(prefect_harnes
                                                                    data_dir, tmp_path):
     rows = real_rows(data_dir, 20, "22")
     rows.loc[7, "ID"] = rows.loc[3, "ID"]
-    settings = settings_factory(duckdb_url)
-    settings.city["sources"]["police_chicago"]["files"] = [str(write_csv(rows, tmp_path / "dupes.csv"))]
+    settings = settings_factory(duckdb_url, data_dir=data_dir_with(tmp_path, data_dir, {"dupes.csv": rows}))
+    settings.city["sources"]["police_chicago"]["files"] = ["dupes.csv"]
     with pytest.raises(PulseError) as e:
         nightly_flow(stages=["police", "trends", "report"], settings=settings)
     msg = str(e.value)

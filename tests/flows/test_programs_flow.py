@@ -15,6 +15,7 @@ import typer
 from typer.testing import CliRunner
 
 from flows.cli_programs import register
+from tests.police_files import data_dir_with
 from flows.programs import demo_folder, demo_programs_flow, generate_demo, library_programs_flow, run_program_feeds
 from flows.secrets import KEY_FILE, pseudonym_key
 from schemas.programs import PROGRAM_GEOCODE_METHODS, PROGRAM_GEOCODE_PRECISIONS
@@ -73,20 +74,28 @@ def run_library(settings, files=CPL_TINY):
     return library_programs_flow(settings=settings, files=[str(f) for f in files], locations_file=str(CPL_LOCATIONS))
 
 
-def tiny_city_config(tmp_path: Path) -> Path:
-    """The Chicago config with the CPL feed pointed at the tiny fixture files (absolute paths)."""
+def tiny_city(tmp_path: Path, data_dir: Path) -> tuple[Path, Path]:
+    """A data folder (real data linked in, the tiny CPL fixtures copied under ``fixtures/``) and the
+    Chicago config with the CPL feed pointed at those fixtures; configured inputs stay in the data folder."""
+    import shutil
+
+    root = data_dir_with(tmp_path, data_dir, {})
+    (root / "fixtures").mkdir(exist_ok=True)
+    for f in (*CPL_TINY, CPL_LOCATIONS):
+        shutil.copy(f, root / "fixtures" / Path(f).name)
     config = (REPO / "config" / "chicago.toml").read_text()
-    files = ", ".join(f'"{f}"' for f in CPL_TINY)
+    files = ", ".join(f'"fixtures/{Path(f).name}"' for f in CPL_TINY)
     config = re.sub(r"(\[sources\.programs_cpl\][^\[]*?)files = \[[^\]]*\]", rf"\1files = [{files}]", config)
-    config = config.replace('"programs/cpl_locations_hours_contact.csv"', f'"{CPL_LOCATIONS}"')
+    config = config.replace('"programs/cpl_locations_hours_contact.csv"', f'"fixtures/{Path(CPL_LOCATIONS).name}"')
     path = tmp_path / "city.toml"
     path.write_text(config)
-    return path
+    return path, root
 
 
 def test_program_feeds_load_every_row_or_quarantine_it_and_rerun_skips(prefect_harness, settings_factory,
-                                                                       warehouse_url, tmp_path):
-    settings = settings_factory(warehouse_url, city_config=tiny_city_config(tmp_path))
+                                                                       warehouse_url, tmp_path, data_dir):
+    config, root = tiny_city(tmp_path, data_dir)
+    settings = settings_factory(warehouse_url, city_config=config, data_dir=root)
     feed = generate_demo(settings, demo_folder(settings))  # where the flow looks; seeded like the flow's default
     out = run_program_feeds(settings)
 
