@@ -9,26 +9,18 @@ from __future__ import annotations
 import logging
 
 import pytest
-import sqlalchemy as sa
 
 from flows.police_incidents import police_incidents_flow
 from tasks.errors import PulseError
 from tests.police_files import real_rows
 from tests.socrata_stub import SocrataStub, csv_rows_to_socrata
-from warehouse.engine import make_engine
+from tests.warehouse_sql import q
 
 PAGE = 50
 # request 0 is the count; requests 1-3 are the pages (50, 50, 20 records).
 FAST = {"page_size": PAGE, "timeout_seconds": 1, "max_attempts": 3, "retry_backoff_seconds": 0.05}
 
 
-def q(url: str, sql: str):
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(sa.text(sql)).all()
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture(scope="module")

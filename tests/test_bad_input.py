@@ -15,10 +15,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from tasks.errors import PulseError
-from warehouse.engine import make_engine
+from tests.warehouse_sql import q
 
 BAD = Path(__file__).resolve().parent / "data" / "bad"
 PROGRAMS = Path(__file__).resolve().parent / "data" / "programs"
@@ -47,13 +46,6 @@ def bad_file_params(police: bool):
                          if e[0] in KNOWN_BUGS else []) for e in EXPECTED if e[0].startswith("police_") == police]
 
 
-def q(url: str, sql: str):
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(sa.text(sql)).all()
-    finally:
-        engine.dispose()
 
 
 def run_feed(path: Path, settings, tmp: Path) -> list[dict]:

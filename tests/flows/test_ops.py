@@ -15,17 +15,9 @@ from flows.police_incidents import police_incidents_flow
 from flows.serve import build_deployments, load_entrypoint, read_deployment_specs
 from tasks.errors import InputError, PulseError
 from tests.police_files import data_dir_with, real_rows, write_csv
+from tests.warehouse_sql import q
 
 
-def q(url: str, sql: str):
-    from warehouse.engine import make_engine
-
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(sa.text(sql)).all()
-    finally:
-        engine.dispose()
 
 
 QUARANTINE = "SELECT batch_id, source_row, expectation FROM quarantine_incidents ORDER BY 1, 2, 3"

@@ -3,23 +3,14 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 
 from flows.police_incidents import police_incidents_flow
 from tasks.errors import PulseError
 from tests.police_files import real_rows, write_csv
 from tests.socrata_stub import SocrataStub, csv_rows_to_socrata
+from tests.warehouse_sql import q
 
 
-def q(url: str, sql: str):
-    from warehouse.engine import make_engine
-
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(sa.text(sql)).all()
-    finally:
-        engine.dispose()
 
 
 def run(settings, files=None, **kw):

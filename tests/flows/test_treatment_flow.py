@@ -21,19 +21,13 @@ from tasks.sources.treatment_provider import CODE_COLUMNS
 from tasks.treatment_steps import provider_batches
 from warehouse.engine import make_engine
 from warehouse.metadata import metadata
+from tests.warehouse_sql import q
 
 FIXTURES = Path(__file__).resolve().parents[1] / "data" / "treatment"
 KEY = "test-pseudonym-key-5f0e3c1d9a7b4e2f8c6d0a1b3e5f7a9c"
 FIELD_COLUMN = {field: column for column, field in CODE_COLUMNS.items()}
 
 
-def q(url: str, sql: str):
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(sa.text(sql)).all()
-    finally:
-        engine.dispose()
 
 
 def warehouse_strings(url: str) -> list[tuple[str, str, str]]:
