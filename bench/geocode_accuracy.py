@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from pyproj import Geod
 
-from tasks.address_geocoder import AddressGeocoder
+from tasks.geocode.address_geocoder import AddressGeocoder
 
 TRUTH_FILES = {
     # source: (file, encoding, address column, zip column, latitude, longitude, city, state)

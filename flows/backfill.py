@@ -26,14 +26,14 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.common import load_batches, raise_if_failed
-from flows.context import city_neighborhoods, city_population, police_context
-from flows.reporting import publish_batch_artifacts
+from flows.feed_runs import load_batches, raise_if_failed
+from flows.city_inputs import city_neighborhoods, city_population, police_context
+from flows.artifacts import publish_batch_artifacts
 from flows.settings import Settings
-from tasks.errors import InputError
-from tasks.landing import LandedBatch, iter_landed
-from tasks.neighborhoods import neighborhood_dimension
-from tasks.police_steps import feed_spec
+from schemas.errors import InputError
+from tasks.ingest.landing import LandedBatch, iter_landed
+from tasks.geocode.neighborhoods import neighborhood_dimension
+from tasks.ingest.police_feed import feed_spec
 from warehouse.engine import make_engine
 from warehouse.load import init_warehouse, replace_table
 from warehouse.metadata import dim_neighborhoods

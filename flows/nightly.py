@@ -18,7 +18,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run
 
 from flows.settings import Settings
-from tasks.errors import InputError, PulseError
+from schemas.errors import InputError, PulseError
 
 RUNNERS = ("threads", "dask")
 

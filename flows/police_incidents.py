@@ -5,14 +5,14 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from flows.common import load_batches, raise_if_failed
-from flows.context import city_neighborhoods, city_population, police_context, police_files
-from flows.reporting import publish_batch_artifacts
+from flows.feed_runs import load_batches, raise_if_failed
+from flows.city_inputs import city_neighborhoods, city_population, police_context, police_files
+from flows.artifacts import publish_batch_artifacts
 from flows.settings import Settings
-from tasks.errors import ConfigError
-from tasks.ingest_steps import land_file
-from tasks.neighborhoods import neighborhood_dimension
-from tasks.police_steps import feed_spec, land_api_pages
+from schemas.errors import ConfigError
+from tasks.ingest.prefect_tasks import land_file
+from tasks.geocode.neighborhoods import neighborhood_dimension
+from tasks.ingest.police_feed import feed_spec, land_api_pages
 from warehouse.engine import make_engine, redact
 from warehouse.load import get_watermark, init_warehouse, replace_table, set_watermark
 from warehouse.metadata import dim_neighborhoods

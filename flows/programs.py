@@ -12,18 +12,18 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from flows.common import load_batches, raise_if_failed
-from flows.context import city_neighborhoods, city_population
-from flows.reporting import publish_batch_artifacts
+from flows.feed_runs import load_batches, raise_if_failed
+from flows.city_inputs import city_neighborhoods, city_population
+from flows.artifacts import publish_batch_artifacts
 from flows.secrets import pseudonym_key
 from flows.settings import Settings
 from schemas.programs import program_suite_parameters
-from tasks.address_geocode_step import address_geocode_step
-from tasks.address_geocoder import AddressGeocoder
-from tasks.errors import ConfigError, InputError, PulseError
-from tasks.ingest_steps import land_file
-from tasks.neighborhoods import neighborhood_dimension
-from tasks.program_steps import (SITE_ADDRESS, LazyStep, ProgramContext, cpl_locations_reader, cpl_visitors_reader,
+from tasks.geocode.address_step import address_geocode_step
+from tasks.geocode.address_geocoder import AddressGeocoder
+from schemas.errors import ConfigError, InputError, PulseError
+from tasks.ingest.prefect_tasks import land_file
+from tasks.geocode.neighborhoods import neighborhood_dimension
+from tasks.ingest.program_feeds import (SITE_ADDRESS, LazyStep, ProgramContext, cpl_locations_reader, cpl_visitors_reader,
                                  demo_programs_standard, demo_reader, geocode_sites, known_programs,
                                  known_session_ids, landed_programs_standard, library_cells_batch,
                                  library_programs_batch, program_fingerprint, programs_spec, referenced_ids,

@@ -9,9 +9,9 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.settings import Settings
-from tasks import trend_inputs as ti
-from tasks.errors import InputError
-from tasks.report import ReportData, render_report
+from tasks.trends import inputs as ti
+from schemas.errors import InputError
+from tasks.report.render import ReportData, render_report
 from warehouse.engine import make_engine
 from warehouse.load import init_warehouse
 

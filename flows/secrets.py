@@ -7,8 +7,8 @@ import stat
 from pathlib import Path
 
 from flows.settings import Settings
-from tasks.errors import ConfigError
-from tasks.pseudonymize import check_key
+from schemas.errors import ConfigError
+from tasks.ingest.pseudonymize import check_key
 
 KEY_FILE = ".pseudonym_key"
 

@@ -17,7 +17,7 @@ from prefect import Flow
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.schedules import Cron, Interval
 
-from tasks.errors import ConfigError
+from schemas.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
 PREFECT_YAML = REPO / "prefect.yaml"

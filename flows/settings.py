@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tasks.errors import ConfigError
+from schemas.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

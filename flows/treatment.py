@@ -15,19 +15,19 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.common import load_batches, raise_if_failed
-from flows.context import city_neighborhoods, city_population
-from flows.reporting import publish_batch_artifacts
+from flows.feed_runs import load_batches, raise_if_failed
+from flows.city_inputs import city_neighborhoods, city_population
+from flows.artifacts import publish_batch_artifacts
 from flows.secrets import KEY_FILE, pseudonym_key
 from flows.settings import Settings
-from tasks.address_geocode_step import address_geocode_step
-from tasks.address_geocoder import AddressGeocoder
-from tasks.errors import ConfigError
-from tasks.ingest_steps import FeedContext, land_file
-from tasks.neighborhoods import neighborhood_dimension
+from tasks.geocode.address_step import address_geocode_step
+from tasks.geocode.address_geocoder import AddressGeocoder
+from schemas.errors import ConfigError
+from tasks.ingest.prefect_tasks import FeedContext, land_file
+from tasks.geocode.neighborhoods import neighborhood_dimension
 from tasks.sources import treatment_facilities
-from tasks.sources.treatment_demo import write_demo_admissions
-from tasks.treatment_steps import (ADDRESS_COLUMN, SUITES, admissions_spec, export_is_synthetic,
+from tasks.synthetic.treatment import write_demo_admissions
+from tasks.ingest.treatment_feeds import (ADDRESS_COLUMN, SUITES, admissions_spec, export_is_synthetic,
                                    facilities_spec, land_facilities, provider_batches,
                                    sensitive_columns, teds_batches, teds_column_notes, teds_spec)
 from warehouse.engine import make_engine, redact

@@ -14,11 +14,11 @@ from prefect.events import emit_event
 from shapely import from_wkt
 
 from flows.settings import Settings
-from tasks import trend_inputs as ti
-from tasks.errors import InputError
-from tasks.hotspots import emerging_hotspots
-from tasks.impact import PROGRAM_IMPACT_COLUMNS, program_impact
-from tasks.trends import ears, mann_kendall_trends
+from tasks.trends import inputs as ti
+from schemas.errors import InputError
+from tasks.trends.hotspots import emerging_hotspots
+from tasks.trends.impact import PROGRAM_IMPACT_COLUMNS, program_impact
+from tasks.trends.detectors import ears, mann_kendall_trends
 from warehouse.engine import make_engine, redact
 from warehouse.load import init_warehouse
 from warehouse.trend_tables import read_signal_keys, replace_trend_tables

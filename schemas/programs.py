@@ -25,7 +25,7 @@ PROGRAM_TYPES = (
 PERIODS = ("session", "month")  # 'month' rows are monthly totals (CPL), not one meeting
 
 # Program sites may be geocoded from a street address or a ZIP as well as from coordinates:
-# these are the values tasks.address_geocoder.AddressGeocoder writes.
+# these are the values tasks.geocode.address_geocoder.AddressGeocoder writes.
 ADDRESS_GEOCODE_METHODS = ("intersection", "address_grid", "grid_crossing", "zip_area_share", "unmatched")
 ADDRESS_GEOCODE_PRECISIONS = ("intersection", "street", "block", "zip")  # and 'none'
 PROGRAM_GEOCODE_METHODS = GEOCODE_METHODS + ADDRESS_GEOCODE_METHODS

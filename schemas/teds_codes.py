@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tasks.errors import InputError
+from schemas.errors import InputError
 
 VALUE_LABELS_FILE = "teds/tedsa_2017_value_labels.csv"
 MISSING_CODE = -9  # codebook: "Missing/unknown/not collected/invalid"

@@ -11,7 +11,7 @@ import logging
 import pytest
 
 from flows.police_incidents import police_incidents_flow
-from tasks.errors import PulseError
+from schemas.errors import PulseError
 from tests.police_files import real_rows
 from tests.socrata_stub import SocrataStub, csv_rows_to_socrata
 from tests.warehouse_sql import q

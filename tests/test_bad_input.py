@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.errors import PulseError
+from schemas.errors import PulseError
 from tests.warehouse_sql import q
 
 BAD = Path(__file__).resolve().parent / "data" / "bad"
@@ -194,7 +194,7 @@ def test_geocode_csv_output_neutralises_formulas(data_dir, tmp_path):
     """CSV the pipeline writes for people to open (``pulse geocode``) cannot run a formula."""
     import csv
 
-    from flows.cli_treatment import geocode_csv
+    from flows.cli.treatment import geocode_csv
     from flows.settings import Settings
     from flows.treatment import city_address_geocoder
 

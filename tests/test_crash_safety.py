@@ -3,7 +3,7 @@ before the batch or after it, never in between, and the next run loads exactly t
 
 Each run happens in a forked child of a "zygote" process that imported the pipeline once (so a
 run costs ~2 s instead of ~10 s of imports); the child talks to this session's Prefect test
-server. ``PULSE_FAILPOINT`` makes the child kill itself at the named place (tasks/faults.py).
+server. ``PULSE_FAILPOINT`` makes the child kill itself at the named place (schemas/failpoints.py).
 PostgreSQL losing the connection mid-transaction (what a server restart looks like to the
 client) is produced by terminating the loader's backend while it waits on a table lock.
 """
@@ -25,7 +25,7 @@ import pytest
 import sqlalchemy as sa
 
 from schemas.incidents import INCIDENTS
-from tasks.faults import FAILPOINTS
+from schemas.failpoints import FAILPOINTS
 from tests.police_files import real_rows, write_csv
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,7 +44,7 @@ def _child(req: dict) -> None:
 
     os.environ.update(req["env"])
     faulthandler.dump_traceback_later(30, repeat=True)  # a hung run shows its stacks in the zygote log
-    from flows.cli import run_flow
+    from flows.cli.app import run_flow
     from flows.police_incidents import police_incidents_flow
     from flows.settings import Settings
 
@@ -68,13 +68,13 @@ def zygote() -> None:
     import threading
 
     import flows  # noqa: F401
-    import flows.cli  # noqa: F401
+    import flows.cli.app  # noqa: F401
     import flows.police_incidents  # noqa: F401
-    from flows.context import city_neighborhoods, police_context
+    from flows.city_inputs import city_neighborhoods, police_context
     from flows.settings import Settings
     from tasks.sources import police_chicago
-    from tasks.police_steps import SUITE
-    from tasks.validate import validate_frame
+    from tasks.ingest.police_feed import SUITE
+    from tasks.ingest.validate import validate_frame
     from tests.police_files import real_rows as rows_of
 
     import tqdm
@@ -280,7 +280,7 @@ def pg_admin():
 def release_dead_runs_load_slot(source: str = "police_chicago") -> None:
     """Free the ``load-<source>`` slot a killed run still holds, as an operator would.
 
-    NOTE: flows/common.py takes the slot with Prefect's default 300 s lease; a run killed inside
+    NOTE: flows/feed_runs.py takes the slot with Prefect's default 300 s lease; a run killed inside
     it blocks the source's next load until the server's repossessor revokes the lease (never,
     on the test server). Deleting the limit is the documented remedy; the next run recreates it.
     """

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tasks.address import parse_addresses
-from tasks.errors import PulseError
+from tasks.geocode.address_parser import parse_addresses
+from schemas.errors import PulseError
 from tasks.sources import police_chicago, programs_cpl, programs_demo, treatment_provider, treatment_teds
 from tasks.sources.mapped import IncidentMapping, standardize_incidents
 

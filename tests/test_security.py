@@ -12,9 +12,9 @@ import pytest
 import sqlalchemy as sa
 from pydantic import SecretStr
 
-from flows.context import police_files
+from flows.city_inputs import police_files
 from flows.police_incidents import police_incidents_flow
-from tasks.errors import ConfigError, InputError, PulseError
+from schemas.errors import ConfigError, InputError, PulseError
 from tasks.sources.mapped import IncidentMapping
 from tests.police_files import real_rows, write_csv
 from warehouse.engine import make_engine

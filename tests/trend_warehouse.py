@@ -14,8 +14,8 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from flows.context import city_neighborhoods, city_population
-from tasks.neighborhoods import neighborhood_dimension
+from flows.city_inputs import city_neighborhoods, city_population
+from tasks.geocode.neighborhoods import neighborhood_dimension
 from warehouse.engine import is_duckdb, make_engine
 from warehouse.load import init_warehouse, replace_table
 from warehouse.metadata import dim_neighborhoods, fct_incidents, metadata

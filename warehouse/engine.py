@@ -6,7 +6,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from tasks.errors import ConfigError
+from schemas.errors import ConfigError
 
 
 DUCKDB_MEMORY_LIMIT = "384MB"

@@ -14,7 +14,7 @@ from warehouse.metadata import metadata
 
 geocode_cache = Table(
     "geocode_cache", metadata,
-    Column("cache_key", Text, primary_key=True, comment="normalized address (tasks.address)"),
+    Column("cache_key", Text, primary_key=True, comment="normalized address (tasks.geocode.address_parser)"),
     Column("latitude", Double),
     Column("longitude", Double),
     Column("geocode_method", Text),

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import Engine, Table, select, text, func
 
 from schemas.base import EntitySchema
-from tasks.faults import failpoint
+from schemas.failpoints import failpoint
 from warehouse.engine import is_duckdb
 from warehouse.metadata import load_audit, metadata, source_watermarks
 

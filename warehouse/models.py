@@ -32,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import warehouse.seeds  # noqa: F401  (registers the seed tables as sources)
 from schemas.teds_codes import CRIMINAL_JUSTICE_REFERRAL, OPIOID_SUBSTANCE_CODES
-from tasks.errors import ConfigError, PulseError
+from schemas.errors import ConfigError, PulseError
 from warehouse.metadata import metadata
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"

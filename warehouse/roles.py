@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
 
-from tasks.errors import ConfigError
+from schemas.errors import ConfigError
 from warehouse.engine import is_duckdb
 from warehouse.metadata import PERSON_LEVEL_TABLES
 

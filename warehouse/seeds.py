@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import BigInteger, Boolean, Column, Engine, Table, Text
 
-from schemas.codes import SUPPLEMENTARY_IUCR, nibrs_code, normalize_iucr, offense_category
+from schemas.iucr_codes import SUPPLEMENTARY_IUCR, nibrs_code, normalize_iucr, offense_category
 from schemas.teds_codes import MISSING_CODE, load_teds_codes
-from tasks.errors import InputError
+from schemas.errors import InputError
 from warehouse.load import replace_table
 from warehouse.metadata import metadata
 
@@ -27,11 +27,11 @@ ref_iucr_codes = Table(
     Column("primary_description", Text, nullable=False),
     Column("secondary_description", Text, nullable=False),
     Column("index_code", Text, comment="I = index crime, N = non-index (null for supplementary codes)"),
-    Column("offense_category", Text, nullable=False, comment="schemas.codes category; non_drug for the rest"),
+    Column("offense_category", Text, nullable=False, comment="schemas.iucr_codes category; non_drug for the rest"),
     Column("is_drug_offense", Boolean, nullable=False),
     Column("nibrs_code", Text, comment="35A drug/narcotic, 35B drug equipment; null for non-drug"),
     Column("is_supplementary", Boolean, nullable=False,
-           comment="code missing from the published lookup, added from schemas.codes.SUPPLEMENTARY_IUCR"),
+           comment="code missing from the published lookup, added from schemas.iucr_codes.SUPPLEMENTARY_IUCR"),
     comment="one row per Chicago IUCR offense code",
 )
 

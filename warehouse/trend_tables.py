@@ -8,8 +8,8 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import BigInteger, Column, Date, DateTime, Engine, Double, Table, Text, select
 
-from tasks.impact import PROGRAM_IMPACT_COLUMNS
-from tasks.trends import TREND_SIGNAL_COLUMNS
+from tasks.trends.impact import PROGRAM_IMPACT_COLUMNS
+from tasks.trends.detectors import TREND_SIGNAL_COLUMNS
 from warehouse.engine import is_duckdb
 from warehouse.metadata import metadata
 

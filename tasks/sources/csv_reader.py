@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from tasks.errors import InputError
+from schemas.errors import InputError
 
 
 def _open_text_head(path: Path) -> bytes:

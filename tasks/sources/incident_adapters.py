@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from tasks.errors import ConfigError
+from schemas.errors import ConfigError
 from tasks.sources import police_chicago
 from tasks.sources.mapped import IncidentMapping, read_raw_csv, standardize_incidents
 

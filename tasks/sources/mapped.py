@@ -17,9 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.base import PANDAS_DTYPES
-from schemas.codes import NIBRS_BY_CATEGORY
+from schemas.iucr_codes import NIBRS_BY_CATEGORY
 from schemas.incidents import INCIDENTS, OFFENSE_CATEGORIES
-from tasks.errors import ConfigError
+from schemas.errors import ConfigError
 from tasks.sources.csv_reader import check_columns, iter_csv_batches, read_header
 
 # Canonical columns a mapping may fill from source columns (text values, stripped).

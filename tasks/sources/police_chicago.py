@@ -5,7 +5,7 @@ Quirks handled here:
   exports have 22; both read the same.
 - CSV dates are ``MM/DD/YYYY hh:mm:ss AM``; the SODA API returns ISO 8601 (``2015-01-01T08:00:00.000``),
   both local Chicago time.
-- the IUCR lookup has no leading zeros and lacks CPD's firearm codes (see schemas/codes.py).
+- the IUCR lookup has no leading zeros and lacks CPD's firearm codes (see schemas/iucr_codes.py).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from schemas.codes import DRUG_CATEGORY_BY_IUCR, known_iucr_codes
+from schemas.iucr_codes import DRUG_CATEGORY_BY_IUCR, known_iucr_codes
 from tasks.sources.csv_reader import check_columns, iter_csv_batches, read_header
 from tasks.sources.mapped import IncidentMapping, standardize_incidents
 

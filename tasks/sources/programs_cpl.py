@@ -28,7 +28,7 @@ import shapely
 import usaddress
 
 from schemas.programs import PROGRAMS, SESSIONS
-from tasks.errors import InputError
+from schemas.errors import InputError
 from tasks.sources.csv_reader import check_columns, iter_csv_batches, read_header
 
 SLUG = "programs_cpl"
@@ -284,7 +284,7 @@ def _program_row(program_id: str, branch: str, lat: float, lon: float, started: 
     return {
         "program_id": program_id, "name": f"{branch} (Chicago Public Library)", "program_type": "library",
         "sponsor": SPONSOR, "site_name": branch, "latitude": lat, "longitude": lon,
-        "neighborhood_id": None, "geocode_method": "none", "geocode_precision": "none",  # set by tasks/geocode.py
+        "neighborhood_id": None, "geocode_method": "none", "geocode_precision": "none",  # set by tasks/geocode/points.py
         "match_score": np.nan, "started_on": started, "ended_on": pd.NaT, "is_synthetic": False, "source": SLUG,
     }
 

@@ -19,8 +19,8 @@ import pandas as pd
 import pyarrow as pa
 
 from schemas.programs import MAX_PLAUSIBLE_ATTENDEES, PROGRAMS, ROSTER, SESSIONS
-from tasks.errors import ConfigError, InputError
-from tasks.pseudonymize import pseudonymize
+from schemas.errors import ConfigError, InputError
+from tasks.ingest.pseudonymize import pseudonymize
 from tasks.sources.csv_reader import check_columns, iter_csv_batches, read_header
 
 SLUG = "programs_demo"

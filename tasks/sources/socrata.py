@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from tasks.errors import SourceError
+from schemas.errors import SourceError
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
 

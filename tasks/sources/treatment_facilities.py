@@ -25,7 +25,7 @@ import pandas as pd
 import shapely
 
 from schemas.treatment import FACILITIES
-from tasks.errors import InputError
+from schemas.errors import InputError
 
 SOURCE_FILES = {
     "samhsa_locator": ("treatment_facilities/samhsa_substance_use_treatment_facilities.csv", "utf-8"),

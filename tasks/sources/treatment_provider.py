@@ -18,8 +18,8 @@ import pandas as pd
 import pyarrow as pa
 
 from schemas.treatment import ADMISSIONS, CODE_COLUMNS
-from tasks.errors import InputError
-from tasks.pseudonymize import pseudonymize
+from schemas.errors import InputError
+from tasks.ingest.pseudonymize import pseudonymize
 from tasks.sources.csv_reader import check_columns, iter_csv_batches, read_header
 
 SLUG = "treatment_provider"

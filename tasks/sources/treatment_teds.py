@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from schemas.treatment import CODE_COLUMNS, TEDS_STATE_ADMISSIONS
-from tasks.errors import InputError
+from schemas.errors import InputError
 from tasks.sources.csv_reader import check_columns, read_header
 
 SLUG = "treatment_teds"

@@ -8,7 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from flows.cli_treatment import GEOCODE_OUTPUT_COLUMNS, register
+from flows.cli.treatment import GEOCODE_OUTPUT_COLUMNS, register
 
 FIXTURES = Path(__file__).resolve().parents[1] / "data" / "treatment"
 
@@ -17,7 +17,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "data" / "treatment"
 def app():
     app = typer.Typer()
     ingest = typer.Typer()
-    ingest.command("police")(lambda: None)  # an existing group, as flows/cli.py has
+    ingest.command("police")(lambda: None)  # an existing group, as flows/cli/app.py has
     app.add_typer(ingest, name="ingest")
     register(app)
     return app

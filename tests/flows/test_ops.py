@@ -9,11 +9,11 @@ import typer
 from typer.testing import CliRunner
 
 from flows.backfill import backfill_flow, month_range, plan
-from flows.cli_ops import parse_params, register
+from flows.cli.ops import parse_params, register
 from flows.nightly import STAGE_NAMES, Stage, nightly_flow, resolve, with_runner
 from flows.police_incidents import police_incidents_flow
 from flows.serve import build_deployments, load_entrypoint, read_deployment_specs
-from tasks.errors import InputError, PulseError
+from schemas.errors import InputError, PulseError
 from tests.police_files import data_dir_with, real_rows, write_csv
 from tests.warehouse_sql import q
 

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from flows.police_incidents import police_incidents_flow
-from tasks.errors import PulseError
+from schemas.errors import PulseError
 from tests.police_files import real_rows, write_csv
 from tests.socrata_stub import SocrataStub, csv_rows_to_socrata
 from tests.warehouse_sql import q

@@ -5,7 +5,7 @@ import geopandas as gpd
 import pytest
 
 from flows.police_incidents import police_incidents_flow
-from tasks.geocode import load_neighborhoods
+from tasks.geocode.points import load_neighborhoods
 from warehouse.engine import make_engine
 
 pytestmark = pytest.mark.slow

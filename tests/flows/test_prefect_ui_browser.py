@@ -45,7 +45,7 @@ print(json.dumps({"id": str(state.state_details.flow_run_id), "type": state.type
 PULSE_CLI = """
 import sys, typer
 import flows
-from flows.cli_ops import register
+from flows.cli.ops import register
 app = typer.Typer()
 register(app)
 app.callback()(lambda: None)

@@ -14,14 +14,14 @@ import sqlalchemy as sa
 import typer
 from typer.testing import CliRunner
 
-from flows.cli_programs import register
+from flows.cli.programs import register
 from tests.police_files import data_dir_with
 from flows.programs import demo_folder, demo_programs_flow, generate_demo, library_programs_flow, run_program_feeds
 from flows.secrets import KEY_FILE, pseudonym_key
 from schemas.programs import PROGRAM_GEOCODE_METHODS, PROGRAM_GEOCODE_PRECISIONS
-from tasks.errors import PulseError
-from tasks.program_steps import SESSIONS_SUITE, cpl_visitors_reader, demo_reader
-from tasks.pseudonymize import pseudonymize
+from schemas.errors import PulseError
+from tasks.ingest.program_feeds import SESSIONS_SUITE, cpl_visitors_reader, demo_reader
+from tasks.ingest.pseudonymize import pseudonymize
 from tasks.sources import programs_cpl as cpl
 from tasks.sources import programs_demo as demo
 

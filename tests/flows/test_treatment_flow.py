@@ -14,11 +14,11 @@ import pytest
 import sqlalchemy as sa
 
 from flows.treatment import run_treatment_feeds, teds_flow, treatment_flow
-from tasks.errors import ConfigError, InputError
-from tasks.landing import land_batches
-from tasks.sources.treatment_demo import write_demo_admissions
+from schemas.errors import ConfigError, InputError
+from tasks.ingest.landing import land_batches
+from tasks.synthetic.treatment import write_demo_admissions
 from tasks.sources.treatment_provider import CODE_COLUMNS
-from tasks.treatment_steps import provider_batches
+from tasks.ingest.treatment_feeds import provider_batches
 from warehouse.engine import make_engine
 from warehouse.metadata import metadata
 from tests.warehouse_sql import q

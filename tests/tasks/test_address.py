@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tasks.address import PARSED_COLUMNS, explain_unparseable, normalize_address, ordinal, parse_addresses
+from tasks.geocode.address_parser import PARSED_COLUMNS, explain_unparseable, normalize_address, ordinal, parse_addresses
 
 CASES = [
     # (text, kind, number, key)

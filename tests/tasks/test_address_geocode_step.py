@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from tasks.address_geocode_step import address_geocode_step, geocode_addresses, storage_keys
-from tasks.address_geocoder import AddressGeocoder
-from tasks.batch import GEOCODE_QUARANTINE
+from tasks.geocode.address_step import address_geocode_step, geocode_addresses, storage_keys
+from tasks.geocode.address_geocoder import AddressGeocoder
+from tasks.ingest.batch_path import GEOCODE_QUARANTINE
 from warehouse.engine import make_engine
 from warehouse.load import init_warehouse
 
@@ -116,7 +116,7 @@ def test_step_reads_and_writes_the_warehouse_cache(geocoder, tmp_path):
 
 @pytest.mark.parametrize("missing", ["address", "zip"], ids=str)
 def test_a_missing_column_is_a_one_line_error(geocoder, missing):
-    from tasks.errors import InputError
+    from schemas.errors import InputError
 
     with pytest.raises(InputError) as e:
         geocode_addresses(rows(["x"], [None]).drop(columns=missing), geocoder, "address", "zip")

@@ -9,9 +9,9 @@ from pyproj import Geod, Transformer
 from shapely.geometry import box
 
 from bench.geocode_accuracy import GOALS, load_truth, measure_accuracy
-from tasks.address import normalize_address
-from tasks.address_geocoder import CACHE_COLUMNS, OUTPUT_COLUMNS, AddressGeocoder, cache_key, zip5
-from tasks.errors import InputError
+from tasks.geocode.address_parser import normalize_address
+from tasks.geocode.address_geocoder import CACHE_COLUMNS, OUTPUT_COLUMNS, AddressGeocoder, cache_key, zip5
+from schemas.errors import InputError
 
 FT = 5280 / 800  # feet per address number
 X0, Y0 = 1_176_000.0, 1_900_000.0  # State & Madison of the synthetic city, EPSG:3435 feet

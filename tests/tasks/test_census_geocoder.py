@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks.census_geocoder import CensusBatchGeocoder, build_batch_csv, parse_batch_response
-from tasks.errors import InputError, SourceError
+from tasks.geocode.census import CensusBatchGeocoder, build_batch_csv, parse_batch_response
+from schemas.errors import InputError, SourceError
 
 RESPONSE = Path(__file__).resolve().parents[1] / "data" / "geocode" / "census_batch_response.csv"
 

@@ -8,14 +8,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks.data_docs import (
+from tasks.ingest.data_docs import (
     EXPECTATIONS_DIR,
     build_data_docs,
     build_summary_docs,
     match_expectations,
     suite_for_table,
 )
-from tasks.validate import validate_batch_keys, validate_frame
+from tasks.ingest.validate import validate_batch_keys, validate_frame
 
 POLICE_SUITE = EXPECTATIONS_DIR / "police_incidents.json"
 
@@ -26,7 +26,7 @@ def _summary(expectation, column, on_failure, rows, failures=0):
 
 
 def police_validation(rows: int, bad_latitudes: int = 0) -> list[dict]:
-    """Per-expectation summaries in the order tasks/batch.py::finish_batch makes them: chunk-scope
+    """Per-expectation summaries in the order tasks/ingest/batch_path.py::finish_batch makes them: chunk-scope
     expectations of the suite, then the batch-scope ones."""
     chunk = [
         _summary("expect_table_columns_to_match_set", None, "fail_batch", rows),
@@ -111,7 +111,7 @@ def test_suite_without_on_failure_matches_on_type_and_column():
 
 
 def test_summaries_from_validate_frame_become_results(tmp_path):
-    """The dicts tasks/validate.py makes are documented as they are."""
+    """The dicts tasks/ingest/validate.py makes are documented as they are."""
     frame = pd.DataFrame({
         "incident_id": ["1", "2", "3"], "case_number": ["A", "B", "C"],
         "occurred_at": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"]),
@@ -165,11 +165,11 @@ def _suite_not_json(tmp_path):
 def test_broken_input_logs_warning_and_returns_index(tmp_path, caplog, broken):
     suite_path, validation = broken(tmp_path)
     docs = tmp_path / "validation"
-    with caplog.at_level(logging.WARNING, logger="tasks.data_docs"):
+    with caplog.at_level(logging.WARNING, logger="tasks.ingest.data_docs"):
         index = build_data_docs(docs, suite_path, [{"batch_id": "bad-batch", "origin": "x.csv",
                                                     "validation": validation}], "run")
     assert index == docs / "index.html"
-    assert any(r.levelno == logging.WARNING and r.name == "tasks.data_docs" for r in caplog.records)
+    assert any(r.levelno == logging.WARNING and r.name == "tasks.ingest.data_docs" for r in caplog.records)
     assert "bad-batch" not in stored_results(docs)
 
 
@@ -178,7 +178,7 @@ def test_bad_batch_does_not_hide_the_others(tmp_path, caplog):
         {"batch_id": "good", "origin": "good.csv", "validation": police_validation(10)},
         {"batch_id": "bad", "origin": "bad.csv", "validation": [_summary("expect_nothing", None, "quarantine", 1)]},
     ]
-    with caplog.at_level(logging.WARNING, logger="tasks.data_docs"):
+    with caplog.at_level(logging.WARNING, logger="tasks.ingest.data_docs"):
         index = build_data_docs(tmp_path, POLICE_SUITE, batches, "run")
     assert set(stored_results(tmp_path)) == {"good"}
     assert "good" in index.read_text()

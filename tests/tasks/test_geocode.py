@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.geocode import assign_neighborhoods, load_neighborhoods
+from tasks.geocode.points import assign_neighborhoods, load_neighborhoods
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tests for tasks.hotspots: space-time Gi* against independent formulas, FDR, Esri categories."""
+"""Tests for tasks.trends.hotspots: space-time Gi* against independent formulas, FDR, Esri categories."""
 from __future__ import annotations
 
 import json
@@ -12,15 +12,15 @@ from libpysal.weights import W
 from shapely.geometry import box
 from statsmodels.stats.multitest import multipletests
 
-from tasks.errors import InputError
-from tasks.hotspots import (
+from schemas.errors import InputError
+from tasks.trends.hotspots import (
     classify_emerging,
     emerging_hotspots,
     gi_star_space_time,
     space_time_weights,
     stack_weights,
 )
-from tasks.trends import TREND_SIGNAL_COLUMNS
+from tasks.trends.detectors import TREND_SIGNAL_COLUMNS
 
 # 3 x 3 rook lattice, written out by hand:  a b c / d e f / g h i
 ROOK_3X3 = {

@@ -1,4 +1,4 @@
-"""Tests for tasks.impact: ITS and DiD recover simulated effects and match statsmodels formula fits."""
+"""Tests for tasks.trends.impact: ITS and DiD recover simulated effects and match statsmodels formula fits."""
 from __future__ import annotations
 
 import json
@@ -10,8 +10,8 @@ import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
-from tasks.errors import InputError
-from tasks.impact import (
+from schemas.errors import InputError
+from tasks.trends.impact import (
     PROGRAM_IMPACT_COLUMNS,
     difference_in_differences,
     interrupted_time_series,

@@ -6,8 +6,8 @@ import hmac
 import pandas as pd
 import pytest
 
-from tasks.errors import ConfigError
-from tasks.pseudonymize import MIN_KEY_BYTES, pseudonymize
+from schemas.errors import ConfigError
+from tasks.ingest.pseudonymize import MIN_KEY_BYTES, pseudonymize
 
 KEY = bytes(range(32))
 

@@ -1,4 +1,4 @@
-"""Tests for tasks.report and tasks.report_svg: computed headlines, maps, charts, escaping, offline HTML."""
+"""Tests for tasks.report.render and tasks.report.svg: computed headlines, maps, charts, escaping, offline HTML."""
 from __future__ import annotations
 
 import json
@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from tasks.report import ReportData, render_report
-from tasks.report_findings import findings
-from tasks.report_svg import MapShapes, legend_origin, line_chart, nice_ticks, project_shapes
-from tasks.trend_inputs import Span
+from tasks.report.render import ReportData, render_report
+from tasks.report.findings import findings
+from tasks.report.svg import MapShapes, legend_origin, line_chart, nice_ticks, project_shapes
+from tasks.trends.inputs import Span
 
 IDS = [str(i) for i in range(1, 10)]
 NAMES = {i: f"Area {i}" for i in IDS} | {"5": "O'Hare <& Co>"}

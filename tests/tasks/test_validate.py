@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks.validate import run_suite, validate_batch_keys, validate_frame
+from tasks.ingest.validate import run_suite, validate_batch_keys, validate_frame
 
 SUITES = sorted((Path(__file__).resolve().parents[2] / "expectations").glob("*.json"))
 

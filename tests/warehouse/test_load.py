@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from schemas.incidents import INCIDENTS
 from warehouse.engine import make_engine, redact
 from warehouse.load import BatchInfo, init_warehouse, merge_batch, write_stage
-from tasks.errors import ConfigError
+from schemas.errors import ConfigError
 
 
 def incidents(ids, updated="2018-01-01 00:00:00", arrest=False) -> pd.DataFrame:

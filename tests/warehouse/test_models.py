@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from flows.context import city_neighborhoods, city_population
-from tasks.errors import ConfigError
-from tasks.neighborhoods import neighborhood_dimension
+from flows.city_inputs import city_neighborhoods, city_population
+from schemas.errors import ConfigError
+from tasks.geocode.neighborhoods import neighborhood_dimension
 from warehouse.engine import make_engine
 from warehouse.load import init_warehouse, replace_table
 from warehouse.metadata import dim_neighborhoods, metadata

@@ -17,8 +17,8 @@ import typer
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from flows.cli_warehouse import register
-from tasks.errors import ConfigError
+from flows.cli.warehouse import register
+from schemas.errors import ConfigError
 from warehouse.engine import make_engine
 from warehouse.metadata import metadata
 from warehouse.migrations import upgrade

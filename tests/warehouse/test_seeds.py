@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from schemas.teds_codes import load_teds_codes
-from tasks.errors import InputError
+from schemas.errors import InputError
 from warehouse.engine import make_engine
 from warehouse.load import init_warehouse
 from warehouse.seeds import iucr_reference, load_seeds, read_iucr_lookup, teds_reference

@@ -26,7 +26,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
-from tasks.errors import ConfigError
+from schemas.errors import ConfigError
 from warehouse.engine import is_duckdb
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent

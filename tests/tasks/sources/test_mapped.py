@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from schemas.incidents import INCIDENTS
-from tasks.errors import ConfigError
+from schemas.errors import ConfigError
 from tasks.sources import police_chicago
 from tasks.sources.incident_adapters import incident_adapter
 from tasks.sources.mapped import IncidentMapping, parse_timestamps, standardize_incidents

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from schemas.incidents import INCIDENTS
-from tasks.errors import InputError
+from schemas.errors import InputError
 from tasks.sources import police_chicago
 from tests.police_files import real_rows, write_csv
 from tests.socrata_stub import csv_rows_to_socrata

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from schemas.programs import PROGRAMS, SESSIONS
-from tasks.errors import InputError
+from schemas.errors import InputError
 from tasks.sources import programs_cpl as cpl
 
 FIXTURES = Path(__file__).resolve().parents[2] / "data" / "programs"

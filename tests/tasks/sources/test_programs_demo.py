@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from schemas.programs import MAX_PLAUSIBLE_ATTENDEES, PROGRAM_TYPES, PROGRAMS, ROSTER, SESSIONS
-from tasks.errors import ConfigError, InputError
+from schemas.errors import ConfigError, InputError
 from tasks.sources import programs_demo as demo
 
 FIXTURES = Path(__file__).resolve().parents[2] / "data" / "programs"

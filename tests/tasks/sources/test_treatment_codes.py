@@ -16,7 +16,7 @@ from schemas.teds_codes import (
     load_teds_codes,
 )
 from schemas.treatment import ADMISSIONS, CODE_COLUMNS, TEDS_STATE_ADMISSIONS, admission_suite_parameters
-from tasks.errors import InputError
+from schemas.errors import InputError
 from tasks.sources.treatment_teds import TEDS_VARIABLES
 
 TEDS_2017_TOTAL = 2_005_395  # TEDS-A 2017 admissions (codebook)

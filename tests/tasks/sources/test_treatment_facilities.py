@@ -8,7 +8,7 @@ import pytest
 from shapely.geometry import Point
 
 from schemas.treatment import FACILITIES
-from tasks.errors import InputError
+from schemas.errors import InputError
 from tasks.sources.treatment_facilities import (
     facility_ids,
     nearest_facility_distance,

@@ -11,8 +11,8 @@ import pytest
 
 from schemas.teds_codes import load_teds_codes
 from schemas.treatment import ADMISSIONS
-from tasks.errors import InputError
-from tasks.sources import treatment_demo as demo
+from schemas.errors import InputError
+from tasks.synthetic import treatment as demo
 from tasks.sources.treatment_provider import read_raw, to_standard
 
 FIXTURES = Path(__file__).resolve().parents[2] / "data" / "treatment"

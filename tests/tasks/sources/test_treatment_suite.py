@@ -11,7 +11,7 @@ import pytest
 
 from schemas.teds_codes import load_teds_codes
 from schemas.treatment import ADMISSIONS, admission_suite_parameters, teds_suite_parameters
-from tasks.sources import treatment_demo as demo
+from tasks.synthetic import treatment as demo
 from tasks.sources import treatment_provider, treatment_teds
 
 gx = pytest.importorskip("great_expectations")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from schemas.treatment import TEDS_STATE_ADMISSIONS
-from tasks.errors import InputError
+from schemas.errors import InputError
 from tasks.sources.treatment_teds import TEDS_VARIABLES, read_raw, to_standard
 
 FIXTURES = Path(__file__).resolve().parents[2] / "data" / "treatment"

@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from tasks.errors import ConfigError
+from schemas.errors import ConfigError
 
 revision = "0001_baseline"
 down_revision = None
