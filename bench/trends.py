@@ -28,10 +28,11 @@ def seed_programs(url: str, data_dir: Path) -> int:
     import pandas as pd
 
     from tasks.sources import programs_cpl, programs_demo
+    from tasks.synthetic import programs as demo_gen
 
-    inputs = programs_demo.read_inputs(data_dir)
-    feed = programs_demo.generate_programs(inputs["neighborhoods"], inputs["population"], inputs["incidents_by_area"],
-                                           blocks=inputs["blocks"])
+    inputs = demo_gen.read_inputs(data_dir)
+    feed = demo_gen.generate_programs(inputs["neighborhoods"], inputs["population"], inputs["incidents_by_area"],
+                                      blocks=inputs["blocks"])
     demo = programs_demo.to_standard(feed.programs, feed.sessions).programs
     sites = feed.sites.set_index("program_id")
     demo["neighborhood_id"] = demo["program_id"].map(sites["neighborhood_id"]).astype("str")

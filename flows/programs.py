@@ -30,6 +30,7 @@ from tasks.ingest.program_feeds import (SITE_ADDRESS, LazyStep, ProgramContext, 
                                  revalidation_batch, roster_spec, session_fingerprint, sessions_spec, standardize_library)
 from tasks.sources import programs_cpl as cpl
 from tasks.sources import programs_demo as demo
+from tasks.synthetic import programs as demo_gen
 from warehouse.engine import make_engine
 from warehouse.load import clear_stage, init_warehouse, replace_table
 from warehouse.metadata import dim_neighborhoods
@@ -61,11 +62,11 @@ def demo_folder(settings: Settings, source: str = DEMO) -> Path:
     return settings.work_dir / source_config(settings, source).get("out_dir", "demo/programs")
 
 
-def generate_demo(settings: Settings, out_dir: Path, seed: int | None = None, source: str = DEMO) -> demo.DemoFeed:
+def generate_demo(settings: Settings, out_dir: Path, seed: int | None = None, source: str = DEMO) -> demo_gen.DemoFeed:
     """Write the seeded synthetic programs.csv, sessions.csv and roster.csv to ``out_dir``; return the feed."""
     cfg, nb = source_config(settings, source), settings.city["neighborhoods"]
-    return demo.write_demo_programs(
-        out_dir, settings.data_dir, cfg.get("seed", demo.DEFAULT_SEED) if seed is None else seed,
+    return demo_gen.write_demo_programs(
+        out_dir, settings.data_dir, cfg.get("seed", demo_gen.DEFAULT_SEED) if seed is None else seed,
         neighborhoods_file=nb["file"], id_field=nb["id_field"], name_field=nb["name_field"],
         population_file=nb["population_file"], population_id_field=nb["population_id_field"],
         population_field=nb["population_field"], crimes_file=cfg.get("crimes_file", "chicago_crimes/chicago_crimes_2017.csv.gz"))

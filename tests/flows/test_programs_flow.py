@@ -24,6 +24,7 @@ from tasks.ingest.program_feeds import SESSIONS_SUITE, cpl_visitors_reader, demo
 from tasks.ingest.pseudonymize import pseudonymize
 from tasks.sources import programs_cpl as cpl
 from tasks.sources import programs_demo as demo
+from tasks.synthetic import programs as demo_gen
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "data" / "programs"
@@ -133,7 +134,7 @@ def test_program_feeds_load_every_row_or_quarantine_it_and_rerun_skips(prefect_h
         assert reasons[(d.expectation, d.column)] in {r[1] for r in got}, d.kind
         assert len({r[0] for r in got}) == d.n_rows, d.kind
     assert q(warehouse_url, "SELECT count(*) FROM fct_program_sessions WHERE program_id = :p",
-             p=demo.ORPHAN_PROGRAM_ID)[0][0] == 0
+             p=demo_gen.ORPHAN_PROGRAM_ID)[0][0] == 0
 
     # Sites: points where the files give one, else the street address.
     sites = {p: (m, n) for p, m, n in q(warehouse_url, "SELECT program_id, geocode_method, neighborhood_id "

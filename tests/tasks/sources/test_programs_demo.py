@@ -11,6 +11,7 @@ import pytest
 from schemas.programs import MAX_PLAUSIBLE_ATTENDEES, PROGRAM_TYPES, PROGRAMS, ROSTER, SESSIONS
 from schemas.errors import ConfigError, InputError
 from tasks.sources import programs_demo as demo
+from tasks.synthetic import programs as demo_gen
 
 FIXTURES = Path(__file__).resolve().parents[2] / "data" / "programs"
 KEY = b"test-key-for-pseudonyms-0123456789abcdef"
@@ -18,12 +19,12 @@ KEY = b"test-key-for-pseudonyms-0123456789abcdef"
 
 @pytest.fixture(scope="module")
 def inputs(data_dir) -> dict:
-    return demo.read_inputs(data_dir)
+    return demo_gen.read_inputs(data_dir)
 
 
 @pytest.fixture(scope="module")
-def feed(inputs) -> demo.DemoFeed:
-    return demo.generate_programs(inputs["neighborhoods"], inputs["population"], inputs["incidents_by_area"],
+def feed(inputs) -> demo_gen.DemoFeed:
+    return demo_gen.generate_programs(inputs["neighborhoods"], inputs["population"], inputs["incidents_by_area"],
                                   seed=7, blocks=inputs["blocks"])
 
 
@@ -34,10 +35,10 @@ def std(feed) -> demo.DemoStandard:
 
 def test_same_seed_same_feed_other_seed_differs(inputs, feed):
     args = (inputs["neighborhoods"], inputs["population"], inputs["incidents_by_area"])
-    again = demo.generate_programs(*args, seed=7, blocks=inputs["blocks"])
-    for name in demo.DemoFeed._fields:
+    again = demo_gen.generate_programs(*args, seed=7, blocks=inputs["blocks"])
+    for name in demo_gen.DemoFeed._fields:
         pd.testing.assert_frame_equal(getattr(again, name), getattr(feed, name))
-    other = demo.generate_programs(*args, seed=8, blocks=inputs["blocks"])
+    other = demo_gen.generate_programs(*args, seed=8, blocks=inputs["blocks"])
     assert not other.sessions.equals(feed.sessions)
 
 
@@ -57,17 +58,17 @@ def test_programs_are_staggered_and_some_end(std):
     assert set(p["program_type"]) == set(PROGRAM_TYPES) - {"library"}
     assert p["started_on"].between(pd.Timestamp("2016-01-01"), pd.Timestamp("2017-12-31")).all()
     assert p["started_on"].is_unique
-    assert p["ended_on"].notna().sum() == 4 and (p["ended_on"].dropna() <= demo.HORIZON).all()
+    assert p["ended_on"].notna().sum() == 4 and (p["ended_on"].dropna() <= demo_gen.HORIZON).all()
     assert p["latitude"].isna().all()  # provider sends addresses; tasks/geocode fills the rest
     assert std.site_addresses.str.fullmatch(r"\d+ [NSEW] .+, Chicago, IL").all()
 
 
 def test_areas_follow_drug_incident_rates(inputs):
-    chosen = demo.choose_areas(inputs["neighborhoods"], inputs["population"], inputs["incidents_by_area"])
+    chosen = demo_gen.choose_areas(inputs["neighborhoods"], inputs["population"], inputs["incidents_by_area"])
     # The 2017 ranking among areas of >= 15,000 residents is the documented default list.
-    assert chosen == list(demo.DEFAULT_AREAS)
+    assert chosen == list(demo_gen.DEFAULT_AREAS)
     assert "76" not in chosen and "37" not in chosen  # O'Hare and Fuller Park: tiny denominators
-    assert demo.choose_areas(inputs["neighborhoods"], inputs["population"]) == list(demo.DEFAULT_AREAS)
+    assert demo_gen.choose_areas(inputs["neighborhoods"], inputs["population"]) == list(demo_gen.DEFAULT_AREAS)
 
 
 def test_sites_are_real_blocks_of_their_area(inputs, feed):
@@ -89,13 +90,13 @@ def test_sites_are_real_blocks_of_their_area(inputs, feed):
 def test_block_to_address(block, low, high):
     rng = np.random.default_rng(0)
     for _ in range(20):
-        number, street = demo.block_to_address(block, rng).split(" ", 1)
+        number, street = demo_gen.block_to_address(block, rng).split(" ", 1)
         assert low <= int(number) <= high and street == block.split(" ", 1)[1]
 
 
 def test_block_to_address_rejects_unmasked_text():
     with pytest.raises(ValueError):
-        demo.block_to_address("W FILLMORE ST", np.random.default_rng(0))
+        demo_gen.block_to_address("W FILLMORE ST", np.random.default_rng(0))
 
 
 def test_attendance_plausible_per_type_outside_defects(feed, std):
@@ -110,20 +111,20 @@ def test_attendance_plausible_per_type_outside_defects(feed, std):
 
 def test_defect_manifest_covers_each_kind_at_a_small_rate(feed):
     d = feed.defects
-    assert set(d["kind"]) == set(demo.DEFECT_KINDS)
+    assert set(d["kind"]) == set(demo_gen.DEFECT_KINDS)
     assert 0.01 <= d["n_rows"].sum() / len(feed.sessions) <= 0.04
     counts = feed.sessions["SESSION_ID"].value_counts()
     for row in d.itertuples():
         assert counts[row.session_id] == row.n_rows
     assert (counts > 1).sum() == (d["kind"] == "duplicate_session_id").sum()
     orphans = d.loc[d["kind"] == "unknown_program", "session_id"]
-    assert set(feed.sessions.set_index("SESSION_ID").loc[orphans, "PROGRAM_ID"]) == {demo.ORPHAN_PROGRAM_ID}
+    assert set(feed.sessions.set_index("SESSION_ID").loc[orphans, "PROGRAM_ID"]) == {demo_gen.ORPHAN_PROGRAM_ID}
 
 
 def test_roster_matches_attendance_and_first_visits(feed, std):
     # Injected defect rows have no sign-in sheet, and a re-sent row shares its original's.
     defects = set(feed.defects["session_id"])
-    roster_programs = std.programs.loc[std.programs["program_type"].map(lambda t: demo.PROFILES[t].has_roster),
+    roster_programs = std.programs.loc[std.programs["program_type"].map(lambda t: demo_gen.PROFILES[t].has_roster),
                                        "program_id"]
     s = std.sessions[std.sessions["program_id"].isin(roster_programs) & ~std.sessions["session_id"].isin(defects)]
     assert len(s) > 300
@@ -139,7 +140,7 @@ def test_roster_matches_attendance_and_first_visits(feed, std):
 
 
 def test_write_then_read_round_trips(tmp_path, data_dir):
-    written = demo.write_demo_programs(tmp_path, data_dir, seed=3)
+    written = demo_gen.write_demo_programs(tmp_path, data_dir, seed=3)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["programs.csv", "roster.csv", "sessions.csv"]
     programs, sessions, roster = demo.read_demo(tmp_path)
     pd.testing.assert_frame_equal(programs, written.programs)

@@ -11,6 +11,7 @@ import pytest
 from schemas.programs import program_suite_parameters, session_suite_parameters, sessions_for_validation
 from tasks.sources import programs_cpl as cpl
 from tasks.sources import programs_demo as demo
+from tasks.synthetic import programs as demo_gen
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 gx = pytest.importorskip("great_expectations")
@@ -58,9 +59,9 @@ def validate(context):
 
 
 @pytest.fixture(scope="module")
-def demo_feed(data_dir) -> demo.DemoFeed:
-    inputs = demo.read_inputs(data_dir)
-    return demo.generate_programs(inputs["neighborhoods"], inputs["population"], inputs["incidents_by_area"],
+def demo_feed(data_dir) -> demo_gen.DemoFeed:
+    inputs = demo_gen.read_inputs(data_dir)
+    return demo_gen.generate_programs(inputs["neighborhoods"], inputs["population"], inputs["incidents_by_area"],
                                   seed=11, blocks=inputs["blocks"])
 
 
