@@ -18,9 +18,9 @@ from pathlib import Path
 import flows  # noqa: F401  (offline defaults for Prefect before it is imported)
 from flows.settings import REPO_ROOT, Settings
 from schemas.programs import PROGRAMS
-from warehouse.engine import make_engine
+from warehouse.resource import Warehouse
 from warehouse.load import init_warehouse, replace_table, table_count
-from warehouse.metadata import metadata
+from warehouse.tables import metadata
 
 
 def seed_programs(url: str, data_dir: Path) -> int:
@@ -43,12 +43,12 @@ def seed_programs(url: str, data_dir: Path) -> int:
     frame = PROGRAMS.coerce(pd.concat([demo, cpl], ignore_index=True))
     now = pd.Timestamp.now().floor("s")
     frame = frame.assign(batch_id="bench-seed", loaded_at=now)
-    engine = make_engine(url)
+    engine = Warehouse(url)
     try:
         init_warehouse(engine)
         return replace_table(engine, metadata.tables["dim_programs"], frame)
     finally:
-        engine.dispose()
+        engine.close()
 
 
 def main() -> None:
@@ -63,10 +63,10 @@ def main() -> None:
     shutil.copyfile(args.warehouse, copy)
     url = f"duckdb:///{copy}"
     settings = Settings(work_dir=args.work_dir, warehouse_url=url)
-    engine = make_engine(url)
+    engine = Warehouse(url)
     init_warehouse(engine)
     n_programs = table_count(engine, "dim_programs")
-    engine.dispose()
+    engine.close()
     if n_programs == 0:
         print(f"dim_programs empty in the copy: seeded {seed_programs(url, settings.data_dir)} programs "
               "(synthetic demo programs + library branches)")

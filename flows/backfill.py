@@ -34,9 +34,9 @@ from schemas.errors import InputError
 from tasks.ingest.landing import LandedBatch, iter_landed
 from tasks.geocode.neighborhoods import neighborhood_dimension
 from tasks.ingest.police_feed import feed_spec
-from warehouse.engine import make_engine
+from warehouse.resource import Warehouse
 from warehouse.load import init_warehouse, replace_table
-from warehouse.metadata import dim_neighborhoods
+from warehouse.tables import dim_neighborhoods
 
 UNPARSED = "unparsed"  # rows whose occurred_at does not parse (they sit in quarantine; no month)
 
@@ -111,13 +111,13 @@ def backfill_flow(date_from: str, date_to: str, source: str = "police_chicago",
              len(selected), len(landed), ", ".join(Path(b.origin).name for b in selected) or "none")
 
     neighborhoods = city_neighborhoods(settings)
-    engine = make_engine(ctx.warehouse_url)
+    engine = Warehouse(ctx.warehouse_url)
     try:
         init_warehouse(engine)  # a backfill may target a new, empty warehouse
         replace_table(engine, dim_neighborhoods,
                       neighborhood_dimension(neighborhoods, city_population(settings), ctx.projected_crs))
     finally:
-        engine.dispose()
+        engine.close()
     summaries, failures = load_batches(ctx, feed_spec(ctx, neighborhoods), selected, force=True)
     create_table_artifact(key=f"backfill-{source}".replace("_", "-"), table=per_month,
                           description=f"Backfill of {source} {months[0]}..{months[-1]}: landed rows per month")

@@ -1,6 +1,10 @@
-"""Wiring shared by every feed's flow: load landed batches through the batch path."""
+"""Wiring shared by every feed's flow: each landed batch through its stage tasks, in order.
+
+extract -> land (per file or page) -> standardize -> validate -> geocode -> load (per batch).
+"""
 from __future__ import annotations
 
+from collections import deque
 from datetime import datetime
 from pathlib import Path
 
@@ -10,70 +14,93 @@ from prefect.context import FlowRunContext
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from tasks.ingest.batch_path import ChunkResult, FeedSpec
 from schemas.errors import PulseError
-from tasks.ingest.prefect_tasks import FeedContext, already_loaded, merge_task, process_chunk_task
-from tasks.ingest.landing import LandedBatch, iter_landed
+from tasks.ingest.feed_spec import FeedSpec
+from tasks.ingest.landing import LandedBatch
+from tasks.ingest.prefect_tasks import (FeedContext, already_loaded, audit_failure, geocode_task, load_task,
+                                        standardize_task, validate_task)
+from warehouse.load import clear_stage
+from warehouse.resource import Warehouse
 
-# Chunks submitted to a distributed task runner but not finished yet; bounds the raw frames in flight.
-MAX_CHUNKS_IN_FLIGHT = 4
+# Batches whose stages run ahead on a distributed task runner while earlier ones load.
+MAX_BATCHES_IN_FLIGHT = 2
 
 
 def load_batches(ctx: FeedContext, spec: FeedSpec, batches: list[LandedBatch],
                  force: bool = False) -> tuple[list[dict], list[str]]:
-    """Process and merge each landed batch; return per-batch summaries and failure messages.
+    """Take each landed batch through its stages and merge it; return per-batch summaries and failure messages.
 
     A batch already loaded (same checksum) is skipped unless ``force`` (backfills re-merge it;
-    the merge by key and version makes that idempotent); a failing batch is reported and the
-    others still load. Under a task runner other than the default thread pool (e.g. a
-    ``DaskTaskRunner``) the chunks run on its workers; the merge always runs here, holding the
-    ``load-<source>`` global concurrency slot so two runs of one source never merge at once.
+    the merge by key and version makes that idempotent). A batch that fails is audited as
+    'failed' and reported, and the others still load; a failure that is not a user error (a
+    lost connection, a bug) is audited too and then raised. Under a distributed task runner
+    (e.g. ``DaskTaskRunner``) the stages of the next batches run on its workers while one loads;
+    the merge always runs here, holding the ``load-<source>`` global concurrency slot so two runs
+    of one source never merge at once.
     """
     log = get_run_logger()
     summaries, failures = [], []
-    for batch in batches:
-        name = Path(batch.origin).name
-        if not force and already_loaded(ctx, batch, spec.schema.name):
-            log.info("%s: already loaded into %s (sha256 %s…), skipped", name, spec.schema.table,
-                     batch.sha256[:12])
-            summaries.append({"batch_id": batch.batch_id, "origin": batch.origin, "table": spec.schema.table, "entity": spec.schema.name,
-                              "status": "skipped", "rows_read": batch.rows})
-            continue
-        started = datetime.now()
-        with tags(ctx.source):
-            chunks = process_chunks(ctx, spec, batch, name)
+    with Warehouse(ctx.warehouse_url) as wh:
+        todo = [b for b in batches if force or not already_loaded(wh, ctx.source, b, spec.schema.name)]
+        placed_in_order = _placed(ctx, spec, todo)  # lazy, in the order of ``todo``
+        for batch in batches:
+            if batch not in todo:
+                log.info("%s: already loaded into %s (sha256 %s…), skipped", Path(batch.origin).name,
+                         spec.schema.table, batch.sha256[:12])
+                summaries.append(_summary(spec, batch, "skipped"))
+                continue
+            started = datetime.now()
             try:
-                with concurrency(load_limit(ctx.source), occupy=1):
-                    summary = merge_task(ctx, spec, batch, chunks, flow_run.get_id(), started)
-            except PulseError as exc:
+                with tags(ctx.source):
+                    placed = next(placed_in_order)
+                    placed = placed() if callable(placed) else placed.result()
+                    with concurrency(load_limit(ctx.source), occupy=1):
+                        summary = load_task(wh, spec, placed, flow_run.get_id(), started)
+            except BaseException as exc:
+                clear_stage(ctx.stage_dir / spec.schema.name / batch.batch_id)
+                audit_failure(wh, spec, batch, flow_run.get_id(), started, exc)
+                if not isinstance(exc, PulseError):
+                    raise
                 log.error("%s", exc)
                 failures.append(str(exc))
-                summaries.append({"batch_id": batch.batch_id, "origin": batch.origin, "table": spec.schema.table, "entity": spec.schema.name,
-                                  "status": "failed", "rows_read": batch.rows, "message": str(exc)})
+                summaries.append({**_summary(spec, batch, "failed"), "message": str(exc)})
                 continue
-        log.info("%s: %d read, %d loaded into %s (%d new, %d updated), %d quarantined", name, summary["rows_read"],
-                 summary["rows_loaded"], spec.schema.table, summary["rows_inserted"], summary["rows_updated"],
-                 summary["rows_quarantined"])
-        summaries.append({**summary, "table": spec.schema.table, "entity": spec.schema.name})
+            log.info("%s: %d read, %d loaded into %s (%d new, %d updated), %d quarantined", Path(batch.origin).name,
+                     summary["rows_read"], summary["rows_loaded"], spec.schema.table, summary["rows_inserted"],
+                     summary["rows_updated"], summary["rows_quarantined"])
+            summaries.append({**summary, "table": spec.schema.table, "entity": spec.schema.name})
     return summaries, failures
 
 
-def process_chunks(ctx: FeedContext, spec: FeedSpec, batch: LandedBatch, name: str) -> list[ChunkResult]:
-    """Return one ChunkResult per chunk of the batch, in order; inline, or on a distributed runner's workers."""
-    log = get_run_logger()
+def _placed(ctx: FeedContext, spec: FeedSpec, batches: list[LandedBatch]):
+    """Yield, per batch in order, its staged-for-load result: a callable running the stages here, or a
+    future of them on a distributed runner (at most MAX_BATCHES_IN_FLIGHT ahead)."""
     run = FlowRunContext.get()
     distributed = run is not None and not isinstance(run.task_runner, ThreadPoolTaskRunner)
-    results, futures = [], []
-    for offset, raw in iter_landed(batch, ctx.chunk_rows):
-        log.info("%s: %s rows %d-%d of %d", name, spec.schema.table, offset + 1, offset + len(raw), batch.rows)
-        if not distributed:
-            results.append(process_chunk_task(spec, batch, raw, offset, ctx.stage_dir))
-            continue
-        if len(futures) >= MAX_CHUNKS_IN_FLIGHT:
-            futures[-MAX_CHUNKS_IN_FLIGHT].wait()  # keep memory bounded: read on only as chunks finish
-        futures.append(process_chunk_task.submit(spec, batch, raw, offset, ctx.stage_dir))
-        del raw
-    return results if not distributed else [f.result() for f in futures]
+    if not distributed:
+        for batch in batches:
+            yield lambda b=batch: _stages(ctx, spec, b)
+        return
+    pending: deque = deque()
+    for batch in batches:
+        staged = standardize_task.submit(ctx, spec, batch)
+        checked = validate_task.submit(spec, staged)
+        pending.append(geocode_task.submit(spec, staged, checked))
+        if len(pending) >= MAX_BATCHES_IN_FLIGHT:
+            yield pending.popleft()
+    while pending:
+        yield pending.popleft()
+
+
+def _stages(ctx: FeedContext, spec: FeedSpec, batch: LandedBatch):
+    staged = standardize_task(ctx, spec, batch)
+    checked = validate_task(spec, staged)
+    return geocode_task(spec, staged, checked)
+
+
+def _summary(spec: FeedSpec, batch: LandedBatch, status: str) -> dict:
+    return {"batch_id": batch.batch_id, "origin": batch.origin, "table": spec.schema.table,
+            "entity": spec.schema.name, "status": status, "rows_read": batch.rows}
 
 
 def load_limit(source: str) -> str:

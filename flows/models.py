@@ -8,7 +8,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.settings import Settings
-from warehouse.engine import make_engine, redact
+from warehouse.resource import Warehouse, redact
 from warehouse.load import init_warehouse
 from warehouse.models import LAYERS, build_models, discover_models
 from warehouse.roles import apply_grants
@@ -26,31 +26,31 @@ def iucr_code_table(settings: Settings) -> tuple[Path | None, str]:
 
 @task(name="load-seeds", cache_policy=NO_CACHE)
 def load_seeds_task(warehouse_url: str, data_dir: Path, iucr_file: Path | None, iucr_column: str) -> dict[str, int]:
-    engine = make_engine(warehouse_url)
+    engine = Warehouse(warehouse_url)
     try:
         init_warehouse(engine)
         return load_seeds(engine, data_dir, iucr_file, iucr_column)
     finally:
-        engine.dispose()
+        engine.close()
 
 
 @task(name="build-models", task_run_name="build {layer} models", cache_policy=NO_CACHE)
 def build_layer_task(warehouse_url: str, layer: str, names: list[str], threshold: int) -> list[dict]:
     """Build one layer's models; a failure raises after the layer's other models are built."""
-    engine = make_engine(warehouse_url)
+    engine = Warehouse(warehouse_url)
     try:
         return build_models(engine, threshold=threshold, select=names)
     finally:
-        engine.dispose()
+        engine.close()
 
 
 @task(name="apply-grants", cache_policy=NO_CACHE)
 def apply_grants_task(warehouse_url: str) -> None:
-    engine = make_engine(warehouse_url)
+    engine = Warehouse(warehouse_url)
     try:
         apply_grants(engine)
     finally:
-        engine.dispose()
+        engine.close()
 
 
 @flow(name="models", flow_run_name="models")

@@ -13,9 +13,9 @@ from schemas.errors import ConfigError
 from tasks.ingest.prefect_tasks import land_file
 from tasks.geocode.neighborhoods import neighborhood_dimension
 from tasks.ingest.police_feed import feed_spec, land_api_pages
-from warehouse.engine import make_engine, redact
+from warehouse.resource import Warehouse, redact
 from warehouse.load import get_watermark, init_warehouse, replace_table, set_watermark
-from warehouse.metadata import dim_neighborhoods
+from warehouse.tables import dim_neighborhoods
 
 
 @flow(name="police-incidents", flow_run_name="police-incidents {source}")
@@ -29,7 +29,7 @@ def police_incidents_flow(source: str = "police_chicago", mode: str | None = Non
     log = get_run_logger()
     ctx = police_context(settings, source)
     neighborhoods = city_neighborhoods(settings)
-    engine = make_engine(ctx.warehouse_url)
+    engine = Warehouse(ctx.warehouse_url)
     init_warehouse(engine)
     replace_table(engine, dim_neighborhoods,
                   neighborhood_dimension(neighborhoods, city_population(settings), ctx.projected_crs))
@@ -52,7 +52,7 @@ def police_incidents_flow(source: str = "police_chicago", mode: str | None = Non
     if mode == "api" and watermark and not failures:
         # Only after every page of the extraction loaded: the watermark never passes unloaded data.
         set_watermark(engine, source, watermark, batches[-1].batch_id if batches else None)
-    engine.dispose()
+    engine.close()
     publish_batch_artifacts(source, summaries, settings)
     raise_if_failed(source, failures)
     return summaries

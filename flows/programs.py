@@ -31,9 +31,9 @@ from tasks.ingest.program_feeds import (SITE_ADDRESS, LazyStep, ProgramContext, 
 from tasks.sources import programs_cpl as cpl
 from tasks.sources import programs_demo as demo
 from tasks.synthetic import programs as demo_gen
-from warehouse.engine import make_engine
+from warehouse.resource import Warehouse
 from warehouse.load import clear_stage, init_warehouse, replace_table
-from warehouse.metadata import dim_neighborhoods
+from warehouse.tables import dim_neighborhoods
 
 LIBRARY, DEMO = "programs_cpl", "programs_demo"
 
@@ -93,13 +93,13 @@ def site_geocoder(settings: Settings, ctx: ProgramContext):
 
 
 def prepare_warehouse(settings: Settings, ctx: ProgramContext) -> None:
-    engine = make_engine(ctx.warehouse_url)
+    engine = Warehouse(ctx.warehouse_url)
     try:
         init_warehouse(engine)
         replace_table(engine, dim_neighborhoods, neighborhood_dimension(
             city_neighborhoods(settings), city_population(settings), ctx.projected_crs))
     finally:
-        engine.dispose()
+        engine.close()
 
 
 def _existing(settings: Settings, paths: list[str], relative: bool) -> list[Path]:

@@ -9,35 +9,36 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.settings import Settings
-from tasks.trends import inputs as ti
+from tasks.trends import prepare as ti
+from warehouse import reads
 from schemas.errors import InputError
 from tasks.report.render import ReportData, render_report
-from warehouse.engine import make_engine
+from warehouse.resource import Warehouse
 from warehouse.load import init_warehouse
 
 
 @task(name="read-report-inputs", tags=["warehouse"], retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
 def read_report_data(url: str, projected_crs: str, city: str) -> ReportData | None:
     """Return the report's aggregates: signals, impact, series, neighborhoods, data quality (None: no incidents)."""
-    engine = make_engine(url)
+    engine = Warehouse(url)
     try:
         init_warehouse(engine)
-        span = ti.read_incident_span(engine)
+        span = reads.read_incident_span(engine)
         if span is None:
             return None
-        hoods = ti.read_neighborhoods(engine)
-        daily = ti.read_drug_incidents_daily(engine)
+        hoods = reads.read_neighborhoods(engine)
+        daily = reads.read_drug_incidents_daily(engine)
         ids = hoods["neighborhood_id"].tolist()
-        programs = ti.read_programs(engine)[["program_id", "name", "program_type", "is_synthetic"]]
+        programs = reads.read_programs(engine)[["program_id", "name", "program_type", "is_synthetic"]]
         return ReportData(
-            neighborhoods=hoods, signals=ti.read_table(engine, "trend_signals"),
-            impact=ti.read_table(engine, "program_impact"), programs=programs,
+            neighborhoods=hoods, signals=reads.read_table(engine, "trend_signals"),
+            impact=reads.read_table(engine, "program_impact"), programs=programs,
             weekly=ti.period_series(daily, "week", span, ids), monthly=ti.period_series(daily, "month", span, ids),
-            span=span, quality=ti.read_data_quality(engine), offenses=ti.read_offense_profile(engine),
+            span=span, quality=reads.read_data_quality(engine), offenses=reads.read_offense_profile(engine),
             projected_crs=projected_crs, city=city,
         )
     finally:
-        engine.dispose()
+        engine.close()
 
 
 render_task = task(render_report, name="render-report", cache_policy=NO_CACHE)

@@ -30,9 +30,9 @@ from tasks.synthetic.treatment import write_demo_admissions
 from tasks.ingest.treatment_feeds import (ADDRESS_COLUMN, SUITES, admissions_spec, export_is_synthetic,
                                    facilities_spec, land_facilities, provider_batches,
                                    sensitive_columns, teds_batches, teds_column_notes, teds_spec)
-from warehouse.engine import make_engine, redact
+from warehouse.resource import Warehouse, redact
 from warehouse.load import init_warehouse, replace_table
-from warehouse.metadata import dim_neighborhoods
+from warehouse.tables import dim_neighborhoods
 
 DEMO_SOURCE, PROVIDER_SOURCE, TEDS_SOURCE, FACILITIES_SOURCE = (
     "treatment_demo", "treatment_provider", "treatment_teds", "treatment_facilities")
@@ -76,7 +76,7 @@ def city_address_geocoder(settings: Settings) -> AddressGeocoder:
 
 def prepare_warehouse(settings: Settings, with_neighborhoods: bool = True) -> None:
     """Create missing tables; refresh dim_neighborhoods so loaded neighborhood ids resolve."""
-    engine = make_engine(settings.resolved_warehouse_url)
+    engine = Warehouse(settings.resolved_warehouse_url)
     try:
         init_warehouse(engine)
         if with_neighborhoods:
@@ -84,7 +84,7 @@ def prepare_warehouse(settings: Settings, with_neighborhoods: bool = True) -> No
                           neighborhood_dimension(city_neighborhoods(settings), city_population(settings),
                                                  settings.city["city"]["projected_crs"]))
     finally:
-        engine.dispose()
+        engine.close()
 
 
 @task(name="generate-demo-admissions", tags=["extract", "synthetic"], cache_policy=NO_CACHE)

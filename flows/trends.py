@@ -14,14 +14,16 @@ from prefect.events import emit_event
 from shapely import from_wkt
 
 from flows.settings import Settings
-from tasks.trends import inputs as ti
+from tasks.trends import prepare as ti
+from warehouse import reads
 from schemas.errors import InputError
 from tasks.trends.hotspots import emerging_hotspots
-from tasks.trends.impact import PROGRAM_IMPACT_COLUMNS, program_impact
+from schemas.trend_results import PROGRAM_IMPACT_COLUMNS
+from tasks.trends.impact import program_impact
 from tasks.trends.detectors import ears, mann_kendall_trends
-from warehouse.engine import make_engine, redact
+from warehouse.resource import Warehouse, redact
 from warehouse.load import init_warehouse
-from warehouse.trend_tables import read_signal_keys, replace_trend_tables
+from warehouse.trend_results import read_signal_keys, replace_trend_tables
 
 METRIC = "drug_incidents"
 ADMISSIONS = "admissions"
@@ -31,23 +33,23 @@ MAX_EVENTS = 200  # a first run on years of history must not flood the event str
 @task(name="read-trend-inputs", tags=["warehouse"], retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
 def read_inputs(url: str) -> dict:
     """Return the series per grain, admissions, neighborhoods and programs ({"span": None} when no incidents)."""
-    engine = make_engine(url)
+    engine = Warehouse(url)
     try:
         init_warehouse(engine)
-        span = ti.read_incident_span(engine)
+        span = reads.read_incident_span(engine)
         if span is None:
             return {"span": None}
-        daily = ti.read_drug_incidents_daily(engine)
-        hoods = ti.read_neighborhoods(engine)
+        daily = reads.read_drug_incidents_daily(engine)
+        hoods = reads.read_neighborhoods(engine)
         ids = hoods["neighborhood_id"].tolist()
         series = {grain: ti.period_series(daily, grain, span, ids) for grain in ti.GRAINS}
-        adm_daily, adm_span, adm_synthetic = ti.read_admissions_daily(engine)
+        adm_daily, adm_span, adm_synthetic = reads.read_admissions_daily(engine)
         admissions = ti.period_series(adm_daily, "month", adm_span) if adm_span else None
         return {"span": span, "series": series, "admissions": admissions, "admissions_synthetic": adm_synthetic,
                 "neighborhoods": hoods,
-                "programs": ti.read_programs(engine), "previous": read_signal_keys(engine)}
+                "programs": reads.read_programs(engine), "previous": read_signal_keys(engine)}
     finally:
-        engine.dispose()
+        engine.close()
 
 
 @task(name="detect", task_run_name="{step}", cache_policy=NO_CACHE)
@@ -65,11 +67,11 @@ program_impact_task = task(program_impact, name="program-impact", cache_policy=N
 
 @task(name="write-trend-tables", tags=["warehouse"], cache_policy=NO_CACHE)
 def write_tables(url: str, signals: pd.DataFrame, impact: pd.DataFrame) -> dict[str, int]:
-    engine = make_engine(url)
+    engine = Warehouse(url)
     try:
         return replace_trend_tables(engine, signals, impact)
     finally:
-        engine.dispose()
+        engine.close()
 
 
 @task(name="emit-trend-alerts", cache_policy=NO_CACHE)

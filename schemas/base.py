@@ -9,6 +9,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+# A canonical frame may carry this column: a non-null value sends the row to quarantine with that
+# reason (set by an adapter's to_standard, or by a geocoder for rows it cannot place).
+QUARANTINE_REASON = "quarantine_reason"
+
 # Logical types -> pandas dtypes used for canonical frames.
 PANDAS_DTYPES = {
     "string": "str",

@@ -22,11 +22,11 @@ FAILPOINTS = (
     "land.parquet_written",          # tasks/ingest/landing.py: temp Parquet written, not yet renamed
     "land.parquet_renamed",          # tasks/ingest/landing.py: Parquet in place, manifest not yet written
     "land.manifest_written",         # tasks/ingest/landing.py: batch fully landed
-    "validate.done",                 # tasks/ingest/batch_path.py: chunk validated, not geocoded
-    "geocode.done",                  # tasks/ingest/batch_path.py: chunk geocoded, not staged
-    "stage.data_written",            # tasks/ingest/batch_path.py: chunk's Parquet staged, quarantine part not yet
-    "stage.chunk_done",              # tasks/ingest/batch_path.py: chunk fully staged
-    "load.before_merge",             # tasks/ingest/batch_path.py: batch checks passed, transaction not begun
+    "validate.done",                 # tasks/ingest/stages.py: batch validated, not geocoded
+    "geocode.done",                  # tasks/ingest/stages.py: a staged part geocoded, its rows not staged for load
+    "stage.data_written",            # tasks/ingest/stages.py: a part's rows staged for load, quarantine not yet
+    "stage.chunk_done",              # tasks/ingest/stages.py: batch fully staged for load
+    "load.before_merge",             # tasks/ingest/stages.py: batch checks passed, transaction not begun
     "load.tx_staged",                # warehouse/load.py: in the transaction, rows copied to the temp table
     "load.tx_deleted",               # warehouse/load.py: in the transaction, older versions deleted
     "load.tx_inserted",              # warehouse/load.py: in the transaction, new rows inserted

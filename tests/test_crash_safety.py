@@ -44,7 +44,7 @@ def _child(req: dict) -> None:
 
     os.environ.update(req["env"])
     faulthandler.dump_traceback_later(30, repeat=True)  # a hung run shows its stacks in the zygote log
-    from flows.cli.app import run_flow
+    from flows.cli.console import run_flow
     from flows.police_incidents import police_incidents_flow
     from flows.settings import Settings
 
@@ -68,7 +68,7 @@ def zygote() -> None:
     import threading
 
     import flows  # noqa: F401
-    import flows.cli.app  # noqa: F401
+    import flows.cli.main  # noqa: F401
     import flows.police_incidents  # noqa: F401
     from flows.city_inputs import city_neighborhoods, police_context
     from flows.settings import Settings
@@ -159,7 +159,7 @@ def inputs(data_dir, tmp_path_factory):
 
 def snapshot(url: str) -> dict[str, list[tuple]]:
     """Every row the pipeline writes, as sorted text tuples (run-time timestamps and ids left out)."""
-    from warehouse.engine import make_engine
+    from warehouse.resource import Warehouse
 
     queries = {
         "fct_incidents": f"SELECT {', '.join(INCIDENTS.column_names)}, source, batch_id FROM fct_incidents",
@@ -169,13 +169,13 @@ def snapshot(url: str) -> dict[str, list[tuple]]:
                       "rows_inserted, rows_updated, rows_unchanged FROM load_audit",
         "source_watermarks": "SELECT source, watermark FROM source_watermarks",
     }
-    engine = make_engine(url)
+    engine = Warehouse(url)
     try:
         with engine.connect() as conn:
             return {t: sorted(tuple(str(v) for v in row) for row in conn.execute(sa.text(sql)))
                     for t, sql in queries.items()}
     finally:
-        engine.dispose()
+        engine.close()
 
 
 def audit_matches_rows(url: str, last_batch: str | None = None) -> None:

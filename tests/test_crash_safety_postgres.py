@@ -67,7 +67,11 @@ def test_postgres_connection_lost_mid_transaction(runner, inputs, postgres_url, 
     message = outcome["out"]["error"].strip()
     assert "\n" not in message and "Traceback" not in message
     assert "terminating connection" in message or "connection" in message.lower(), message
-    assert snapshot(postgres_url) == before
+    after = snapshot(postgres_url)
+    # Nothing of the batch is in the warehouse, but the failed attempt is audited (on a fresh connection).
+    failed = [r for r in after["load_audit"] if r not in before["load_audit"]]
+    assert {**after, "load_audit": before["load_audit"]} == before
+    assert len(failed) == 1 and failed[0][4] == "failed" and failed[0][6] == "0", failed
 
     sig, out = runner.run(tmp_path, work, postgres_url, files=[str(inputs[1])])
     assert sig is None and out["ok"] and out["summaries"][0]["status"] == "loaded", out

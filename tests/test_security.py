@@ -17,9 +17,9 @@ from flows.police_incidents import police_incidents_flow
 from schemas.errors import ConfigError, InputError, PulseError
 from tasks.sources.mapped import IncidentMapping
 from tests.police_files import real_rows, write_csv
-from warehouse.engine import make_engine
+from warehouse.resource import Warehouse
 from warehouse.load import _q
-from warehouse.metadata import metadata
+from warehouse.tables import metadata
 
 INJECTIONS = ['x"; DROP TABLE fct_incidents; --', "a b", "a-b", "", "t;", '"', "fct_incidents--", "x'y",
               "name\u0000", "pulse\nrole"]
@@ -59,19 +59,19 @@ def test_role_and_schema_names_from_config_are_rejected(name):
     one_line(err.value)
     with pytest.raises(ConfigError):
         Roles(loader=name)
-    engine = make_engine("duckdb:///:memory:")  # validation happens before any backend check
+    engine = Warehouse("duckdb:///:memory:")  # validation happens before any backend check
     with pytest.raises(ConfigError):
         setup_roles(engine, schema=name)
     with pytest.raises(ConfigError):
         setup_roles(engine, logins=[(name, "analyst", SecretStr("x"))])
-    engine.dispose()
+    engine.close()
 
 
 @pytest.mark.postgres
 def test_injected_login_name_reaches_no_sql(postgres_url):
     from warehouse.roles import setup_roles
 
-    engine = make_engine(postgres_url)
+    engine = Warehouse(postgres_url)
     evil = 'eve" SUPERUSER; CREATE ROLE "mallory'
     try:
         with pytest.raises(ConfigError):
@@ -80,7 +80,7 @@ def test_injected_login_name_reaches_no_sql(postgres_url):
             roles = conn.execute(sa.text("SELECT rolname FROM pg_roles WHERE rolname LIKE '%mallory%' "
                                          "OR rolname LIKE 'eve%'")).scalars().all()
     finally:
-        engine.dispose()
+        engine.close()
     assert roles == []
 
 
@@ -102,12 +102,12 @@ def test_mapped_config_column_names_never_reach_sql(prefect_harness, settings_fa
     with pytest.raises(PulseError) as err:
         police_incidents_flow(settings=settings, source="police_generic")
     assert "DROP TABLE load_audit" in one_line(err.value) and "is missing" in str(err.value)
-    engine = make_engine(duckdb_url)
+    engine = Warehouse(duckdb_url)
     try:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT count(*) FROM load_audit")).scalar_one()
     finally:
-        engine.dispose()
+        engine.close()
 
 
 def test_mapped_config_rejects_unknown_canonical_columns():
@@ -226,7 +226,7 @@ def run_parameters_text() -> str:
 
 
 def warehouse_text(url: str) -> str:
-    engine = make_engine(url)
+    engine = Warehouse(url)
     parts = []
     try:
         with engine.connect() as conn:
@@ -238,7 +238,7 @@ def warehouse_text(url: str) -> str:
                     continue
                 parts += [str(v) for row in rows for v in row]
     finally:
-        engine.dispose()
+        engine.close()
     return "\n".join(parts)
 
 

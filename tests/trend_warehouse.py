@@ -16,9 +16,9 @@ import pandas as pd
 
 from flows.city_inputs import city_neighborhoods, city_population
 from tasks.geocode.neighborhoods import neighborhood_dimension
-from warehouse.engine import is_duckdb, make_engine
+from warehouse.resource import Warehouse, is_duckdb
 from warehouse.load import init_warehouse, replace_table
-from warehouse.metadata import dim_neighborhoods, fct_incidents, metadata
+from warehouse.tables import dim_neighborhoods, fct_incidents, metadata
 
 FIRST_DAY, LAST_DAY = pd.Timestamp("2016-01-01"), pd.Timestamp("2018-06-14")
 CLUSTER = ("23", "25", "26", "27", "29")
@@ -90,7 +90,7 @@ def programs_frame() -> pd.DataFrame:
 
 def build_trend_warehouse(url: str, settings) -> dict:
     """Create the warehouse at ``url`` with the scenario; returns counts for the assertions."""
-    engine = make_engine(url)
+    engine = Warehouse(url)
     try:
         init_warehouse(engine)
         hoods = neighborhood_dimension(city_neighborhoods(settings), city_population(settings), "EPSG:3435")
@@ -103,7 +103,7 @@ def build_trend_warehouse(url: str, settings) -> dict:
         return {"n_incidents": len(incidents), "n_drug": int(incidents["is_drug_offense"].sum()),
                 "n_admissions": len(admissions)}
     finally:
-        engine.dispose()
+        engine.close()
 
 
 def _bulk_insert(engine, table: str, frame: pd.DataFrame) -> None:

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from warehouse.engine import make_engine
+from warehouse.resource import Warehouse
 
 
 def q(url: str, sql: str):
-    engine = make_engine(url)
+    engine = Warehouse(url)
     try:
         with engine.connect() as conn:
             return conn.execute(sa.text(sql)).all()
     finally:
-        engine.dispose()
+        engine.close()

@@ -1,4 +1,4 @@
-"""The ``geocode_cache`` table: address geocoding results keyed by normalized address.
+"""Read and write the ``geocode_cache`` table: address geocoding results keyed by normalized address.
 
 Nothing is geocoded twice: a feed reads the cache rows for its keys, geocodes the rest and
 writes the new rows back. Analysts cannot read it (it holds normalized addresses).
@@ -8,31 +8,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import pandas as pd
-from sqlalchemy import Column, DateTime, Engine, Double, Table, Text, select
+from sqlalchemy import select
 
-from warehouse.metadata import metadata
+from warehouse.resource import Warehouse
+from warehouse.tables import geocode_cache
 
-geocode_cache = Table(
-    "geocode_cache", metadata,
-    Column("cache_key", Text, primary_key=True, comment="normalized address (tasks.geocode.address_parser)"),
-    Column("latitude", Double),
-    Column("longitude", Double),
-    Column("geocode_method", Text),
-    Column("geocode_precision", Text),
-    Column("match_score", Double),
-    Column("geocode_note", Text),
-    Column("geocoder_version", Text),
-    Column("cached_at", DateTime),
-    comment="one row per normalized address geocoded by the offline geocoder",
-)
 CACHE_COLUMNS = [c.name for c in geocode_cache.columns if c.name != "cached_at"]
 
 
-def read_cache(engine: Engine, keys: Iterable[str]) -> pd.DataFrame:
+def read_cache(wh: Warehouse, keys: Iterable[str]) -> pd.DataFrame:
     """Return cached rows for the given keys (columns CACHE_COLUMNS)."""
     keys = sorted({k for k in keys if k})
     rows = []
-    with engine.connect() as conn:
+    with wh.connect() as conn:
         for i in range(0, len(keys), 5000):
             part = keys[i: i + 5000]
             rows += conn.execute(select(*[geocode_cache.c[c] for c in CACHE_COLUMNS])
@@ -40,17 +28,17 @@ def read_cache(engine: Engine, keys: Iterable[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=CACHE_COLUMNS)
 
 
-def write_cache(engine: Engine, rows: pd.DataFrame) -> int:
+def write_cache(wh: Warehouse, rows: pd.DataFrame) -> int:
     """Insert new cache rows (keys already present are left as they are); returns rows written."""
     if rows is None or rows.empty:
         return 0
     fresh = rows[CACHE_COLUMNS].drop_duplicates("cache_key")
-    existing = set(read_cache(engine, fresh["cache_key"])["cache_key"])
+    existing = set(read_cache(wh, fresh["cache_key"])["cache_key"])
     fresh = fresh[~fresh["cache_key"].isin(existing)]
     if fresh.empty:
         return 0
     now = pd.Timestamp.now().floor("s").to_pydatetime()
     records = fresh.astype(object).where(fresh.notna(), None).to_dict("records")
-    with engine.begin() as conn:
+    with wh.begin() as conn:
         conn.execute(geocode_cache.insert(), [{**r, "cached_at": now} for r in records])
     return len(records)

@@ -8,7 +8,6 @@ Any failure rolls all of it back, so the warehouse holds the state before or aft
 """
 from __future__ import annotations
 
-import io
 import shutil
 import uuid
 from collections.abc import Sequence
@@ -18,14 +17,13 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from sqlalchemy import Engine, Table, select, text, func
+from sqlalchemy import Table, func, select, text
 
 from schemas.base import EntitySchema
 from schemas.failpoints import failpoint
-from warehouse.engine import is_duckdb
-from warehouse.metadata import load_audit, metadata, source_watermarks
+from warehouse.resource import Warehouse, quote as _q
+from warehouse.tables import load_audit, metadata, source_watermarks
 
 
 @dataclass
@@ -41,22 +39,14 @@ class BatchInfo:
     started_at: datetime | None = None
 
 
-def init_warehouse(engine: Engine) -> None:
+def init_warehouse(wh: Warehouse) -> None:
     """Create every table that does not exist yet (and PostGIS on PostgreSQL when available)."""
-    import warehouse.tables  # noqa: F401  (registers every module's tables on the metadata)
-
-    if not is_duckdb(engine):
-        with engine.begin() as conn:
+    if not wh.is_duckdb:
+        with wh.begin() as conn:
             has_postgis = conn.execute(text("SELECT 1 FROM pg_available_extensions WHERE name='postgis'")).first()
             if has_postgis:
                 conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-    metadata.create_all(engine, checkfirst=True)
-
-
-def _q(name: str) -> str:
-    if not name.replace("_", "").isalnum():
-        raise ValueError(f"unsafe SQL identifier {name!r}")
-    return f'"{name}"'
+    metadata.create_all(wh.engine, checkfirst=True)
 
 
 def write_stage(stage_dir: Path, name: str, frame: pd.DataFrame) -> Path:
@@ -73,43 +63,7 @@ def clear_stage(stage_dir: Path) -> None:
     shutil.rmtree(stage_dir, ignore_errors=True)
 
 
-def _copy_parquet(conn, table: str, columns: Sequence[str], files: Sequence[Path], extra: dict[str, object]) -> None:
-    """Bulk-append Parquet files into ``table`` (columns + constant ``extra`` columns)."""
-    if not files:
-        return
-    cols = ", ".join(_q(c) for c in [*columns, *extra])
-    if is_duckdb(conn.engine):
-        raw = conn.connection.driver_connection
-        consts = ", ".join(f"${i + 1}" for i in range(len(extra)))
-        select_cols = ", ".join(_q(c) for c in columns) + (", " + consts if extra else "")
-        file_list = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
-        raw.execute(f"INSERT INTO {_q(table)} ({cols}) SELECT {select_cols} FROM read_parquet({file_list}, union_by_name=true)",
-                    list(extra.values()))
-        return
-    pg = conn.connection.driver_connection
-    with pg.cursor() as cur, cur.copy(f"COPY {_q(table)} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
-        for f in files:
-            for batch in pq.ParquetFile(f).iter_batches(batch_size=100_000, columns=list(columns)):
-                tab = pa.Table.from_batches([batch])
-                for name, value in extra.items():
-                    tab = tab.append_column(name, pa.array([value] * tab.num_rows))
-                buf = io.BytesIO()
-                pacsv.write_csv(tab, buf, write_options=pacsv.WriteOptions(include_header=False,
-                                                                            quoting_style="needed"))
-                copy.write(buf.getvalue())
-
-
-def _stage_temp_table(conn, target: Table, columns: Sequence[str]) -> str:
-    name = f"stg_{target.name}_{uuid.uuid4().hex[:8]}"
-    cols = ", ".join(_q(c) for c in columns)
-    if is_duckdb(conn.engine):
-        conn.execute(text(f"CREATE TEMP TABLE {_q(name)} AS SELECT {cols} FROM {_q(target.name)} LIMIT 0"))
-    else:
-        conn.execute(text(f"CREATE TEMP TABLE {_q(name)} ON COMMIT DROP AS SELECT {cols} FROM {_q(target.name)} WITH NO DATA"))
-    return name
-
-
-def merge_batch(engine: Engine, schema: EntitySchema, batch: BatchInfo, data_files: Sequence[Path],
+def merge_batch(wh: Warehouse, schema: EntitySchema, batch: BatchInfo, data_files: Sequence[Path],
                 quarantine_files: Sequence[Path], rows_quarantined: int, validation_success: bool = True,
                 advance_watermark: str | None = None) -> dict[str, int]:
     """Merge a staged batch into ``schema.table`` in one transaction; return row counts.
@@ -121,9 +75,9 @@ def merge_batch(engine: Engine, schema: EntitySchema, batch: BatchInfo, data_fil
     cols = schema.column_names
     key = list(schema.key)
     now = datetime.now().replace(microsecond=0)
-    with engine.begin() as conn:
-        stg = _stage_temp_table(conn, target, cols)
-        _copy_parquet(conn, stg, cols, data_files, {})
+    with wh.begin() as conn:
+        stg = wh.create_temp_like(conn, target.name, cols)
+        wh.copy_parquet(conn, stg, cols, data_files)
         failpoint("load.tx_staged")
         join = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in key)
         v = schema.version_column
@@ -146,13 +100,12 @@ def merge_batch(engine: Engine, schema: EntitySchema, batch: BatchInfo, data_fil
             f"WHERE NOT EXISTS (SELECT 1 FROM {_q(target.name)} t WHERE {join})"),
             {"source": batch.source, "batch_id": batch.batch_id, "now": now})
         failpoint("load.tx_inserted")
-        if is_duckdb(engine):
-            conn.execute(text(f"DROP TABLE {_q(stg)}"))
+        wh.drop_temp(conn, stg)
         qtable = metadata.tables[f"quarantine_{schema.name}"]
         qcols = ["row_index", "source_row", "record_id", "expectation", "column_name", "value", "reason", "raw_record"]
         # Re-landing the same batch replaces its quarantine rows instead of duplicating them.
         conn.execute(qtable.delete().where(qtable.c.batch_id == batch.batch_id))
-        _copy_parquet(conn, qtable.name, qcols, quarantine_files,
+        wh.copy_parquet(conn, qtable.name, qcols, quarantine_files,
                       {"batch_id": batch.batch_id, "source": batch.source, "quarantined_at": now})
         failpoint("load.tx_quarantined")
         counts = {"rows_inserted": int(staged) - n_existing, "rows_updated": n_newer,
@@ -178,10 +131,10 @@ def _insert_audit(conn, batch: BatchInfo, status: str, counts: dict, rows_quaran
     ))
 
 
-def record_audit(engine: Engine, batch: BatchInfo, status: str, message: str | None = None,
+def record_audit(wh: Warehouse, batch: BatchInfo, status: str, message: str | None = None,
                  validation_success: bool | None = None) -> None:
     """Write an audit row for a batch that failed or was skipped (loads nothing)."""
-    with engine.begin() as conn:
+    with wh.begin() as conn:
         _insert_audit(conn, batch, status, {"rows_loaded": 0}, 0, validation_success, message,
                       datetime.now().replace(microsecond=0))
 
@@ -192,38 +145,37 @@ def _set_watermark(conn, source: str, watermark: str, batch_id: str, now: dateti
                                                    updated_at=now))
 
 
-def set_watermark(engine: Engine, source: str, watermark: str, batch_id: str | None) -> None:
+def set_watermark(wh: Warehouse, source: str, watermark: str, batch_id: str | None) -> None:
     """Record the high-water mark of a fully loaded extraction."""
-    with engine.begin() as conn:
+    with wh.begin() as conn:
         _set_watermark(conn, source, watermark, batch_id or "", datetime.now().replace(microsecond=0))
-    engine.dispose()
 
 
-def get_watermark(engine: Engine, source: str) -> str | None:
-    with engine.connect() as conn:
+def get_watermark(wh: Warehouse, source: str) -> str | None:
+    with wh.connect() as conn:
         return conn.execute(select(source_watermarks.c.watermark).where(source_watermarks.c.source == source)).scalar()
 
 
-def loaded_checksums(engine: Engine, source: str, entity: str | None = None) -> set[str]:
+def loaded_checksums(wh: Warehouse, source: str, entity: str | None = None) -> set[str]:
     """Return sha256 checksums of batches of ``source`` (and ``entity``) that loaded successfully."""
     cond = (load_audit.c.source == source) & (load_audit.c.status == "loaded")
     if entity:
         cond = cond & (load_audit.c.entity == entity)
-    with engine.connect() as conn:
+    with wh.connect() as conn:
         rows = conn.execute(select(load_audit.c.sha256).where(cond)).scalars()
         return {r for r in rows if r}
 
 
-def replace_table(engine: Engine, table: Table, frame: pd.DataFrame) -> int:
+def replace_table(wh: Warehouse, table: Table, frame: pd.DataFrame) -> int:
     """Replace a small dimension table's contents in one transaction; returns rows written."""
     records = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    with engine.begin() as conn:
+    with wh.begin() as conn:
         conn.execute(table.delete())
         if records:
             conn.execute(table.insert(), records)
     return len(records)
 
 
-def table_count(engine: Engine, table: str) -> int:
-    with engine.connect() as conn:
+def table_count(wh: Warehouse, table: str) -> int:
+    with wh.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(metadata.tables[table])).scalar_one())

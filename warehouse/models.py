@@ -8,7 +8,7 @@ A model file is a SELECT with a header::
 and dbt-like placeholders, the only templating there is:
 
 - ``{{ ref('stg_x') }}``: another model (this is how dependencies are declared);
-- ``{{ source('fct_incidents') }}``: a table the loader or the seeds maintain (``warehouse.metadata``);
+- ``{{ source('fct_incidents') }}``: a table the loader or the seeds maintain (``warehouse.tables``);
 - ``{{ var('small_cell_threshold') }}``: a validated integer (or list of integers) from ``model_variables``;
 - ``{{ suppress('n_admissions') }}``: ``n_admissions`` with counts in 1..threshold set to NULL,
   plus the boolean ``n_admissions_suppressed``.
@@ -30,10 +30,10 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-import warehouse.seeds  # noqa: F401  (registers the seed tables as sources)
+
 from schemas.teds_codes import CRIMINAL_JUSTICE_REFERRAL, OPIOID_SUBSTANCE_CODES
 from schemas.errors import ConfigError, PulseError
-from warehouse.metadata import metadata
+from warehouse.tables import metadata
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 LAYERS = ("stg", "dim", "int", "mart")
@@ -136,7 +136,7 @@ def discover_models(models_dir: Path | None = None) -> dict[str, Model]:
                                   f"Layers build in the order {LAYERS}; move the logic")
         for src in m.sources:
             if src not in metadata.tables:
-                hint = "use {{ ref('%s') }}" % src if src in models else "check the spelling or warehouse/metadata.py"
+                hint = "use {{ ref('%s') }}" % src if src in models else "check the spelling or warehouse/tables.py"
                 raise ConfigError(m.path, f"source('{src}') names no loaded table", hint.capitalize())
         if m.sources and m.layer not in SOURCE_LAYERS:
             raise ConfigError(m.path, f"{m.layer}_ model reads source table(s) {list(m.sources)} directly",

@@ -29,8 +29,8 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, text
 
 from schemas.errors import ConfigError
-from warehouse.engine import is_duckdb
-from warehouse.metadata import PERSON_LEVEL_TABLES
+from warehouse.resource import is_duckdb
+from warehouse.tables import PERSON_LEVEL_TABLES
 
 LOADER_ROLE = "pulse_loader"
 ANALYST_ROLE = "pulse_analyst"

@@ -2,48 +2,23 @@
 
 Each seed is rebuilt from a file in the data directory and replaced in one transaction
 (``warehouse.load.replace_table``), so readers see the old or the new contents, never a mix.
-The tables are declared on the shared ``metadata`` so ``init_warehouse`` creates them; import
-this module before calling it.
+The tables are defined in ``warehouse.tables``.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import BigInteger, Boolean, Column, Engine, Table, Text
+from sqlalchemy import Engine
 
 from schemas.iucr_codes import SUPPLEMENTARY_IUCR, nibrs_code, normalize_iucr, offense_category
 from schemas.teds_codes import MISSING_CODE, load_teds_codes
 from schemas.errors import InputError
 from warehouse.load import replace_table
-from warehouse.metadata import metadata
+from warehouse.tables import ref_iucr_codes, ref_teds_codes
 
 IUCR_COLUMNS = {"PRIMARY DESCRIPTION": "primary_description", "SECONDARY DESCRIPTION": "secondary_description"}
 
-ref_iucr_codes = Table(
-    "ref_iucr_codes", metadata,
-    Column("iucr", Text, primary_key=True, comment="IUCR as incident files publish it, zero-padded to 4 (0486)"),
-    Column("iucr_normalized", Text, nullable=False, unique=True, comment="upper-cased, leading zeros stripped (486)"),
-    Column("primary_description", Text, nullable=False),
-    Column("secondary_description", Text, nullable=False),
-    Column("index_code", Text, comment="I = index crime, N = non-index (null for supplementary codes)"),
-    Column("offense_category", Text, nullable=False, comment="schemas.iucr_codes category; non_drug for the rest"),
-    Column("is_drug_offense", Boolean, nullable=False),
-    Column("nibrs_code", Text, comment="35A drug/narcotic, 35B drug equipment; null for non-drug"),
-    Column("is_supplementary", Boolean, nullable=False,
-           comment="code missing from the published lookup, added from schemas.iucr_codes.SUPPLEMENTARY_IUCR"),
-    comment="one row per Chicago IUCR offense code",
-)
-
-ref_teds_codes = Table(
-    "ref_teds_codes", metadata,
-    Column("variable", Text, primary_key=True, comment="TEDS-A codebook variable (SUB1, PSOURCE, AGE, ...)"),
-    Column("code", BigInteger, primary_key=True),
-    Column("label", Text, nullable=False),
-    Column("is_missing", Boolean, nullable=False, comment="the -9 'missing/unknown' code"),
-    Column("frequency_2017", BigInteger, comment="national 2017 TEDS-A admissions with this code"),
-    comment="one row per TEDS-A codebook variable and code (2017 value labels)",
-)
 
 
 def iucr_reference(lookup: pd.DataFrame, where: str = "IUCR lookup") -> pd.DataFrame:

@@ -1,0 +1,1 @@
+"""The ``pulse`` command line: command modules, assembled by ``flows.cli.main``."""

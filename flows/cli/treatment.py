@@ -2,7 +2,7 @@
 
 ``register(app)`` adds ``pulse demo-data treatment``, ``pulse ingest treatment|teds|facilities``
 and ``pulse geocode``. Heavy imports (Prefect flows, geopandas) happen inside the commands so
-``pulse --help`` stays fast; ``flows.cli.app`` helpers are imported lazily to avoid an import cycle.
+``pulse --help`` stays fast.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ GEOCODE_OUTPUT_COLUMNS = ["latitude", "longitude", "neighborhood_id", "neighborh
 
 
 def _fail(exc: PulseError) -> None:
-    from flows.cli.app import fail
+    from flows.cli.console import fail
 
     fail(str(exc))
 
@@ -99,7 +99,7 @@ def demo_treatment(rows: Optional[int] = typer.Option(None, "--rows", min=1, hel
                    output: Optional[Path] = typer.Option(None, "-o", "--output", help="CSV to write (default: "
                                                          "<work dir>/demo/treatment_admissions.csv).")):
     """Write a SYNTHETIC treatment-admissions export (TEDS-A coded, with known defects)."""
-    from flows.cli.app import console
+    from flows.cli.console import console
     from flows.treatment import DEMO_SOURCE, demo_export_path, source_config
     from tasks.synthetic.treatment import write_demo_admissions
 
@@ -118,7 +118,7 @@ def demo_treatment(rows: Optional[int] = typer.Option(None, "--rows", min=1, hel
 def ingest_treatment(file: Optional[Path] = typer.Option(None, help="A provider export (default: the synthetic "
                                                          "demo export, generated when absent).")):
     """Load treatment admissions (client ids pseudonymized, residences geocoded)."""
-    from flows.cli.app import print_batches, run_flow
+    from flows.cli.console import print_batches, run_flow
     from flows.treatment import treatment_flow
 
     settings = Settings()
@@ -127,7 +127,7 @@ def ingest_treatment(file: Optional[Path] = typer.Option(None, help="A provider 
 
 def ingest_teds(file: Optional[list[Path]] = typer.Option(None, help="TEDS-A CSV files instead of the configured ones.")):
     """Load TEDS-A public-use rows (state level)."""
-    from flows.cli.app import print_batches, run_flow
+    from flows.cli.console import print_batches, run_flow
     from flows.treatment import teds_flow
 
     settings = Settings()
@@ -136,7 +136,7 @@ def ingest_teds(file: Optional[list[Path]] = typer.Option(None, help="TEDS-A CSV
 
 def ingest_facilities():
     """Load the treatment facility listings with their neighborhoods."""
-    from flows.cli.app import print_batches, run_flow
+    from flows.cli.console import print_batches, run_flow
     from flows.treatment import facilities_flow
 
     settings = Settings()
@@ -148,7 +148,7 @@ def geocode(input_csv: Path = typer.Argument(..., metavar="INPUT.csv", help="CSV
             zip_column: Optional[str] = typer.Option(None, "--zip-column", help="Column holding the ZIP (fallback)."),
             output: Path = typer.Option(..., "-o", "--output", help="CSV to write.")):
     """Geocode any CSV of Chicago addresses offline: adds coordinates, neighborhood and precision."""
-    from flows.cli.app import console
+    from flows.cli.console import console
     from flows.treatment import city_address_geocoder
 
     settings = Settings()
@@ -159,15 +159,3 @@ def geocode(input_csv: Path = typer.Argument(..., metavar="INPUT.csv", help="CSV
         _fail(exc)
     summary = ", ".join(f"{k} {v:,}" for k, v in counts.items())
     console.print(f"Wrote {int(counts.sum()):,} rows to [bold]{output}[/] ({summary})", highlight=False)
-
-
-def register(app: typer.Typer) -> None:
-    """Add the treatment and geocoding commands to the ``pulse`` app."""
-    from flows.cli.app import group
-
-    group(app, "demo-data", "Write synthetic demo inputs (labelled SYNTHETIC).").command("treatment")(demo_treatment)
-    ingest = group(app, "ingest", "Load one feed.")
-    ingest.command("treatment")(ingest_treatment)
-    ingest.command("teds")(ingest_teds)
-    ingest.command("facilities")(ingest_facilities)
-    app.command("geocode")(geocode)

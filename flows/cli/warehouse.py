@@ -31,7 +31,7 @@ LoaderPasswordEnv = typer.Option("PULSE_LOADER_PASSWORD", "--loader-password-env
 
 
 def _fail(message: str) -> None:
-    from flows.cli.app import fail
+    from flows.cli.console import fail
 
     fail(message)
 
@@ -56,13 +56,13 @@ def _password(login: str | None, env_var: str) -> SecretStr | None:
 
 
 def _upgrade(settings: Settings):
-    from warehouse.engine import make_engine, redact
+    from warehouse.resource import Warehouse, redact
     from warehouse.migrations import schema_drift, upgrade
 
-    from flows.cli.app import console
+    from flows.cli.console import console
 
     url = settings.resolved_warehouse_url
-    engine = make_engine(url)
+    engine = Warehouse(url)
     before, after = upgrade(engine)
     change = "already at" if before == after else f"upgraded from {before or 'empty'} to"
     console.print(f"Warehouse {redact(url)}: {change} revision [bold]{after}[/]", highlight=False)
@@ -80,7 +80,7 @@ def _logins(analyst_login, analyst_password_env, loader_login, loader_password_e
 def _roles(engine, roles, logins: list[tuple]) -> None:
     from warehouse.roles import setup_roles
 
-    from flows.cli.app import console
+    from flows.cli.console import console
 
     report = setup_roles(engine, roles, logins=logins)
     console.print(f"Roles {roles.loader} (writes) and {roles.analyst} (reads): analysts may read "
@@ -96,10 +96,10 @@ def init(loader_role: str = LoaderRole, analyst_role: str = AnalystRole, analyst
     """Create the warehouse (tables, PostGIS, migrations) and, on PostgreSQL, its roles and grants."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from warehouse.engine import is_duckdb
+    from warehouse.resource import is_duckdb
     from warehouse.roles import Roles
 
-    from flows.cli.app import console
+    from flows.cli.console import console
 
     settings = Settings()
     try:
@@ -136,7 +136,7 @@ def roles(loader_role: str = LoaderRole, analyst_role: str = AnalystRole, analys
     """(Re)create the group roles, optional login roles and every grant (PostgreSQL only)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from warehouse.engine import is_duckdb, make_engine
+    from warehouse.resource import Warehouse, is_duckdb
     from warehouse.roles import Roles
 
     settings = Settings()
@@ -145,7 +145,7 @@ def roles(loader_role: str = LoaderRole, analyst_role: str = AnalystRole, analys
             raise ConfigError("PULSE_WAREHOUSE_URL", NO_ROLES_ON_DUCKDB, "")
         roles = Roles(loader=loader_role, analyst=analyst_role)
         logins = _logins(analyst_login, analyst_password_env, loader_login, loader_password_env)
-        _roles(make_engine(settings.resolved_warehouse_url), roles, logins)
+        _roles(Warehouse(settings.resolved_warehouse_url), roles, logins)
     except PulseError as exc:
         _fail(str(exc))
     except SQLAlchemyError as exc:
@@ -156,17 +156,6 @@ def revision(message: str = typer.Argument(..., help="What the schema change doe
     """Write a new, empty migration file after the current head (for developers)."""
     from warehouse.migrations import new_revision
 
-    from flows.cli.app import console
+    from flows.cli.console import console
 
     console.print(f"Wrote {new_revision(message)}: add idempotent op.* calls (see docs/operations.md)", highlight=False)
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``pulse warehouse init | upgrade | roles | revision`` to the ``pulse`` app."""
-    from flows.cli.app import group
-
-    warehouse = group(app, "warehouse", "Create, upgrade and lock down the warehouse.")
-    warehouse.command("init")(init)
-    warehouse.command("upgrade")(upgrade)
-    warehouse.command("roles")(roles)
-    warehouse.command("revision")(revision)

@@ -20,9 +20,9 @@ import pandas as pd
 
 from tasks.geocode.address_parser import parse_addresses
 from tasks.geocode.address_geocoder import CACHE_COLUMNS, AddressGeocoder, zip5
-from tasks.ingest.batch_path import GEOCODE_QUARANTINE
+from schemas.base import QUARANTINE_REASON as GEOCODE_QUARANTINE
 from schemas.errors import InputError
-from warehouse.engine import make_engine
+from warehouse.resource import Warehouse
 from warehouse.geocode_cache import read_cache, write_cache
 
 FILLED_COLUMNS = ("neighborhood_id", "geocode_method", "geocode_precision", "match_score")
@@ -136,13 +136,13 @@ def address_geocode_step(geocoder: AddressGeocoder | Callable[[], AddressGeocode
     def geocode(frame: pd.DataFrame) -> pd.DataFrame:
         if engine_url is None:
             return geocode_addresses(frame, the_geocoder(), address_col, zip_col, None, cache_secret)[0]
-        engine = make_engine(engine_url)
+        engine = Warehouse(engine_url)
         try:
             cached = read_cache(engine, storage_keys(frame[address_col], cache_secret)["storage_key"])
             out, new = geocode_addresses(frame, the_geocoder(), address_col, zip_col, cached, cache_secret)
             write_cache(engine, new)
         finally:
-            engine.dispose()
+            engine.close()
         return out
 
     return geocode

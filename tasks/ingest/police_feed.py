@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from schemas.incidents import INCIDENTS
-from tasks.ingest.batch_path import FeedSpec
+from tasks.ingest.feed_spec import FeedSpec
 from schemas.errors import PulseError
 from schemas.failpoints import failpoint
 from tasks.geocode.points import assign_neighborhoods

@@ -1,7 +1,8 @@
-"""Prefect tasks every feed shares: land a file raw, process a chunk, merge a batch.
+"""Prefect tasks every feed shares, one per stage of a batch: land, standardize, validate, geocode, load.
 
 Thin wrappers (names, tags, retries on IO) around the plain functions in ``tasks.ingest.landing``,
-``tasks.ingest.batch_path`` and ``warehouse.load``.
+``tasks.ingest.stages`` and ``warehouse.load``. Task run names carry the batch, so a batch's path
+reads in order in the Prefect UI.
 """
 from __future__ import annotations
 
@@ -10,16 +11,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import pandas as pd
 import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.ingest.batch_path import ChunkResult, FeedSpec, finish_batch, process_chunk
 from schemas.errors import PulseError
+from tasks.ingest.feed_spec import FeedSpec
 from tasks.ingest.landing import LandedBatch, file_sha256, find_landed, land_batches
-from warehouse.engine import make_engine
-from warehouse.load import BatchInfo, clear_stage, loaded_checksums, record_audit
+from tasks.ingest.stages import (Checked, Placed, Staged, batch_info, geocode_batch, load_placed, standardize_batch,
+                                 validate_staged)
+from warehouse.load import clear_stage, loaded_checksums, record_audit
+from warehouse.resource import Warehouse
 
 
 @dataclass(frozen=True)
@@ -51,36 +53,45 @@ def land_file(ctx: FeedContext, path: Path, reader: Callable[[Path], Iterator[pa
                                                                     reader(path))
 
 
-@task(name="process-chunk", tags=["transform"], cache_policy=NO_CACHE,
-      task_run_name="standardize-validate-geocode {batch.batch_id} @{offset}")
-def process_chunk_task(spec: FeedSpec, batch: LandedBatch, raw: pd.DataFrame, offset: int,
-                       stage_dir: Path) -> ChunkResult:
-    return process_chunk(raw, offset, spec, stage_dir / spec.schema.name / batch.batch_id, where=batch.origin)
+def stage_folder(ctx: FeedContext, spec: FeedSpec, batch: LandedBatch) -> Path:
+    return ctx.stage_dir / spec.schema.name / batch.batch_id
 
 
-@task(name="merge-batch", tags=["load"], cache_policy=NO_CACHE,
-      task_run_name="load {spec.schema.table} from {batch.batch_id}")
-def merge_task(ctx: FeedContext, spec: FeedSpec, batch: LandedBatch, chunks: list[ChunkResult],
-               flow_run_id: str | None, started_at: datetime) -> dict:
-    """Merge a batch's staged chunks in one transaction (audit row 'failed' if it cannot)."""
-    engine = make_engine(ctx.warehouse_url)
-    info = BatchInfo(batch_id=batch.batch_id, source=batch.source, entity=spec.schema.name, rows_read=batch.rows,
-                     sha256=batch.sha256, source_path=batch.origin, watermark=batch.watermark,
-                     flow_run_id=flow_run_id, started_at=started_at)
+@task(name="standardize", tags=["transform"], cache_policy=NO_CACHE, task_run_name="standardize {batch.batch_id}")
+def standardize_task(ctx: FeedContext, spec: FeedSpec, batch: LandedBatch) -> Staged:
+    return standardize_batch(spec, batch, stage_folder(ctx, spec, batch), ctx.chunk_rows)
+
+
+@task(name="validate", tags=["validate"], cache_policy=NO_CACHE, task_run_name="validate {staged.batch.batch_id}")
+def validate_task(spec: FeedSpec, staged: Staged) -> Checked:
+    return validate_staged(spec, staged)
+
+
+@task(name="geocode", tags=["geocode"], cache_policy=NO_CACHE, task_run_name="geocode {staged.batch.batch_id}")
+def geocode_task(spec: FeedSpec, staged: Staged, checked: Checked) -> Placed:
+    return geocode_batch(spec, staged, checked)
+
+
+@task(name="load", tags=["load"], cache_policy=NO_CACHE,
+      task_run_name="load {spec.schema.table} from {placed.batch.batch_id}")
+def load_task(wh: Warehouse, spec: FeedSpec, placed: Placed, flow_run_id: str | None, started_at: datetime,
+              advance_watermark: str | None = None) -> dict:
+    """Merge a placed batch in one transaction; its staged files are removed either way."""
     try:
-        return finish_batch(engine, spec, info, chunks)
-    except PulseError as exc:
-        record_audit(engine, info, "failed", str(exc), validation_success=False)
-        raise
+        return load_placed(wh, spec, placed, batch_info(spec, placed.batch, flow_run_id, started_at),
+                           advance_watermark)
     finally:
-        clear_stage(ctx.stage_dir / spec.schema.name / batch.batch_id)
-        engine.dispose()
+        clear_stage(placed.folder)
 
 
-def already_loaded(ctx: FeedContext, batch: LandedBatch, entity: str | None = None) -> bool:
+def audit_failure(wh: Warehouse, spec: FeedSpec, batch: LandedBatch, flow_run_id: str | None, started_at: datetime,
+                  exc: BaseException) -> None:
+    """Write a 'failed' audit row for a batch, on a fresh connection (the failing one may be gone)."""
+    message = str(exc) if isinstance(exc, PulseError) else f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    wh.close()  # drop pooled connections: a lost server connection must not be reused
+    record_audit(wh, batch_info(spec, batch, flow_run_id, started_at), "failed", message, validation_success=False)
+
+
+def already_loaded(wh: Warehouse, source: str, batch: LandedBatch, entity: str | None = None) -> bool:
     """True when a batch with this checksum already loaded for this source (and entity)."""
-    engine = make_engine(ctx.warehouse_url)
-    try:
-        return batch.sha256 in loaded_checksums(engine, ctx.source, entity)
-    finally:
-        engine.dispose()
+    return batch.sha256 in loaded_checksums(wh, source, entity)

@@ -24,15 +24,15 @@ from sqlalchemy import select
 
 from schemas.programs import (PROGRAMS, ROSTER, SESSIONS, roster_for_validation, roster_suite_parameters,
                               session_suite_parameters, sessions_for_validation)
-from tasks.ingest.batch_path import FeedSpec
+from tasks.ingest.feed_spec import FeedSpec
 from tasks.geocode.points import assign_neighborhoods
 from tasks.ingest.prefect_tasks import FeedContext
 from tasks.ingest.landing import LandedBatch, read_landed_columns
 from tasks.sources import programs_cpl as cpl
 from tasks.sources import programs_demo as demo
-from warehouse.engine import make_engine
+from warehouse.resource import Warehouse
 from warehouse.load import write_stage
-from warehouse.metadata import metadata
+from warehouse.tables import metadata
 
 REPO = Path(__file__).resolve().parents[2]
 PROGRAMS_SUITE = REPO / "expectations" / "programs.json"
@@ -156,12 +156,12 @@ def session_fingerprint(session_ids: Iterable[str], known: Iterable[str]) -> str
 def known_programs(warehouse_url: str) -> pd.DataFrame:
     """Return every program in ``dim_programs``: program_id, program_type, started_on, ended_on."""
     table = metadata.tables[PROGRAMS.table]
-    engine = make_engine(warehouse_url)
+    engine = Warehouse(warehouse_url)
     try:
         with engine.connect() as conn:
             rows = conn.execute(select(*[table.c[c] for c in REFERENCE_COLUMNS])).all()
     finally:
-        engine.dispose()
+        engine.close()
     frame = pd.DataFrame(rows, columns=REFERENCE_COLUMNS)
     for col in ("started_on", "ended_on"):
         frame[col] = pd.to_datetime(frame[col]).astype("datetime64[us]")
@@ -171,12 +171,12 @@ def known_programs(warehouse_url: str) -> pd.DataFrame:
 def known_session_ids(warehouse_url: str) -> list[str]:
     """Return the session ids in ``fct_program_sessions``."""
     table = metadata.tables[SESSIONS.table]
-    engine = make_engine(warehouse_url)
+    engine = Warehouse(warehouse_url)
     try:
         with engine.connect() as conn:
             return list(conn.execute(select(table.c.session_id)).scalars())
     finally:
-        engine.dispose()
+        engine.close()
 
 
 # ---------------------------------------------------------------- site geocoding (pure given its parts)

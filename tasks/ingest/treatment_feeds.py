@@ -1,7 +1,7 @@
 """Treatment feeds' pieces for the shared batch path: readers that land files raw, standardize
 wrappers, feed specs, and the pseudonymization key.
 
-Three feeds, one path (``tasks.ingest.batch_path``): provider admission exports (person-level, pseudonymized,
+Three feeds, one path (``tasks.ingest.stages``): provider admission exports (person-level, pseudonymized,
 geocoded from the residence address), TEDS-A public-use rows (state level, no neighborhoods) and
 treatment facility listings (points joined to neighborhoods).
 """
@@ -21,7 +21,7 @@ from prefect.cache_policies import NO_CACHE
 
 from schemas.treatment import (ADMISSIONS, FACILITIES, TEDS_STATE_ADMISSIONS, admission_suite_parameters,
                                teds_suite_parameters)
-from tasks.ingest.batch_path import GEOCODE_QUARANTINE, FeedSpec
+from tasks.ingest.feed_spec import GEOCODE_QUARANTINE, FeedSpec
 from tasks.geocode.points import assign_neighborhoods
 from tasks.ingest.prefect_tasks import FeedContext
 from tasks.ingest.landing import LandedBatch, file_sha256, find_landed, land_batches
@@ -85,9 +85,8 @@ def standardize_teds(raw: pd.DataFrame, default_admission_year: int | None = Non
     """Return one row per raw row: TEDS_STATE_ADMISSIONS columns plus ``GEOCODE_QUARANTINE``
     holding the adapter's reason for rows it rejects.
 
-    NOTE: ``tasks.ingest.batch_path.process_chunk`` validates before it reads ``GEOCODE_QUARANTINE``, so a
-    rejected row the suite also fails (e.g. empty CASEID) is quarantined with the suite's
-    reasons; the others (a code that is not a whole number) carry the adapter's reason.
+    ``tasks.ingest.stages`` sets these rows aside with the adapter's reason (e.g. a code that is
+    not a whole number) before the suite runs on the others.
     """
     result = treatment_teds.to_standard(raw, default_admission_year)
     rejected = raw.index[result.rejects["row"].to_numpy(dtype="int64")]

@@ -137,16 +137,22 @@ def _gx_suite(suite_json: str):
     return gx_suite
 
 
-def run_suite(frame: pd.DataFrame, suite: dict, parameters: dict[str, Any]) -> list[dict[str, Any]]:
-    """Return GX results for ``frame`` as plain dicts (type, column, success, meta, unexpected positions)."""
+def run_suite(frame: pd.DataFrame, suite: dict, parameters: dict[str, Any],
+              table_columns: list[str] | None = None) -> list[dict[str, Any]]:
+    """Return GX results for ``frame`` as plain dicts (type, column, success, meta, unexpected positions).
+
+    ``table_columns``: the batch's full column list when ``frame`` holds only the columns the
+    expectations read (column-set expectations are judged on it).
+    """
     if not suite["expectations"]:
         return []
     columns_only = [e for e in suite["expectations"] if e["type"].startswith("expect_table_columns")]
-    if columns_only and len(columns_only) < len(suite["expectations"]):
+    if columns_only and (len(columns_only) < len(suite["expectations"]) or table_columns is not None):
         # Column-set checks need the header only: run them on an empty frame, the rest on a narrow one.
         rest = [e for e in suite["expectations"] if e not in columns_only]
-        return (run_suite(frame.iloc[:0], {**suite, "expectations": columns_only}, parameters)
-                + run_suite(frame, {**suite, "expectations": rest}, parameters))
+        header = pd.DataFrame(columns=table_columns) if table_columns is not None else frame.iloc[:0]
+        return (run_suite(header, {**suite, "expectations": columns_only}, parameters)
+                + (run_suite(frame, {**suite, "expectations": rest}, parameters) if rest else []))
     positional, parameters = (_frame_for_gx(frame, suite, parameters) if not columns_only
                               else (frame.iloc[:0].reset_index(drop=True), parameters))
     with _lock:
@@ -171,6 +177,17 @@ def run_suite(frame: pd.DataFrame, suite: dict, parameters: dict[str, Any]) -> l
             "observed_value": r.result.get("observed_value"),
             "exception": exc.get("exception_message") if exc.get("raised_exception") else None,
         })
+    return out
+
+
+def columns_read(suite_path: Path) -> list[str]:
+    """Return every column the suite's expectations read or report (column kwargs and value columns)."""
+    out: list[str] = []
+    for e in load_suite_json(str(suite_path))["expectations"]:
+        kw, meta = e.get("kwargs", {}), e.get("meta", {})
+        for name in (kw.get("column"), kw.get("column_A"), kw.get("column_B"), meta.get("value_column")):
+            if name and name not in out:
+                out.append(name)
     return out
 
 
@@ -201,6 +218,11 @@ def validate_frame(frame: pd.DataFrame, suite_path: Path, parameters: dict[str, 
     """Return which rows of ``frame`` pass the suite's chunk-scope expectations and why others fail."""
     suite = _split_suite(load_suite_json(str(suite_path)), "chunk", parameters)
     results = run_suite(frame, suite, {k: v for k, v in parameters.items() if v is not None})
+    return _outcome(frame, results, id_column, where)
+
+
+def _outcome(frame: pd.DataFrame, results: list[dict], id_column: str, where: str) -> ValidationOutcome:
+    """Return the outcome of GX ``results`` on ``frame``: quarantine rows, valid index, summaries, critical lines."""
     rows = []
     for r in results:
         if r["meta"].get("on_failure") != "quarantine" or r["success"]:
@@ -227,6 +249,28 @@ def validate_frame(frame: pd.DataFrame, suite_path: Path, parameters: dict[str, 
         results=_summarize(results, len(frame)),
         critical_failures=_critical_messages(results, where),
     )
+
+
+def validate_batch(frame: pd.DataFrame, suite_path: Path, parameters: dict[str, Any], *, id_column: str,
+                   where: str = "batch", table_columns: list[str] | None = None) -> ValidationOutcome:
+    """Return which rows of a whole batch pass the suite and why others fail: every expectation (row
+    checks and batch-scope checks such as unique ids) in ONE Great Expectations run.
+
+    ``frame``'s index labels are the batch's row positions; critical messages name them 1-based.
+    """
+    suite = load_suite_json(str(suite_path))
+    row_level = _split_suite(suite, "chunk", parameters)
+    whole = {**suite, "expectations": row_level["expectations"] + _split_suite(suite, "batch")["expectations"]}
+    results = run_suite(frame, whole, {k: v for k, v in parameters.items() if v is not None}, table_columns)
+    outcome = _outcome(frame, results, id_column, where)
+    for r in results:
+        if not r["success"] and r["expectation"] == "expect_column_values_to_be_unique" and r["column"] in frame:
+            pos = r["unexpected_index_list"][:5]
+            sample = ", ".join(f"row {frame.index[p] + 1} ({frame[r['column']].iloc[p]})" for p in pos)
+            outcome.critical_failures = [
+                m + f" e.g. {sample}. Fix the source export or de-duplicate it, then rerun"
+                if f"({r['column']})" in m and "unique" in m else m for m in outcome.critical_failures]
+    return outcome
 
 
 def validate_batch_keys(keys: pd.DataFrame, suite_path: Path, *, where: str) -> ValidationOutcome:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from tasks.report.findings import findings, fmt_num, fmt_p, fmt_pct, fmt_signed
 from tasks.report.svg import choropleth, line_chart, project_shapes, stacked_bar
-from tasks.trends.inputs import Span
+from tasks.trends.prepare import Span
 
 HOTSPOT_COLORS = {
     "intensifying_hot_spot": "#99000d", "persistent_hot_spot": "#d7301f", "consecutive_hot_spot": "#ef6548",
@@ -59,7 +59,7 @@ class ReportData:
     weekly: pd.DataFrame  # complete weeks: neighborhood_id (null = citywide), period_start, value
     monthly: pd.DataFrame  # complete months, same columns
     span: Span
-    quality: dict[str, pd.DataFrame]  # batches, quarantine, precision (tasks.trends.inputs.read_data_quality)
+    quality: dict[str, pd.DataFrame]  # batches, quarantine, precision (tasks.trends.prepare.read_data_quality)
     offenses: pd.DataFrame  # is_drug_offense, offense_category, n, n_arrest
     projected_crs: str = "EPSG:3435"
     generated_at: pd.Timestamp = field(default_factory=lambda: pd.Timestamp.now().floor("s"))

@@ -28,10 +28,9 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from schemas.base import EntitySchema
+from schemas.base import QUARANTINE_REASON, EntitySchema  # noqa: F401 (part of the face)
 
 GEOCODERS = ("points", "address", "area_name", None)
-QUARANTINE_REASON = "quarantine_reason"
 
 
 @dataclass(frozen=True)

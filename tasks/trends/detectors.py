@@ -18,19 +18,8 @@ import pymannkendall as mk
 from pandas.tseries.frequencies import to_offset
 
 from schemas.errors import InputError
+from schemas.trend_results import TREND_SIGNAL_COLUMNS
 
-TREND_SIGNAL_COLUMNS = [
-    "neighborhood_id",
-    "metric",
-    "period_start",
-    "period_end",
-    "method",
-    "statistic",
-    "p_value",
-    "score",
-    "level",
-    "details",
-]
 SERIES_COLUMNS = ["neighborhood_id", "period_start", "value"]
 
 # CDC EARS: C1 uses the 7 periods before t; C2 and C3 the 7 periods before a 2-period guard band.

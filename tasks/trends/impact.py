@@ -15,21 +15,9 @@ import statsmodels.api as sm
 from threadpoolctl import threadpool_limits
 
 from schemas.errors import InputError
+from schemas.trend_results import PROGRAM_IMPACT_COLUMNS
 from tasks.trends.detectors import complete_calendar, details_json
 
-PROGRAM_IMPACT_COLUMNS = [
-    "program_id",
-    "neighborhood_id",
-    "started_on",
-    "method",
-    "estimate",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "n_pre",
-    "n_post",
-    "details",
-]
 SEASONAL_TERMS = ("month", "harmonic", "none")
 # Fewer treated clusters than this and cluster-robust SEs are unreliable (MacKinnon & Webb 2017).
 MIN_TREATED_CLUSTERS = 10

@@ -5,22 +5,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from flows.cli.treatment import GEOCODE_OUTPUT_COLUMNS, register
+from flows.cli.main import app as pulse_app
+from flows.cli.treatment import GEOCODE_OUTPUT_COLUMNS
 
 FIXTURES = Path(__file__).resolve().parents[1] / "data" / "treatment"
 
 
 @pytest.fixture(scope="module")
 def app():
-    app = typer.Typer()
-    ingest = typer.Typer()
-    ingest.command("police")(lambda: None)  # an existing group, as flows/cli/app.py has
-    app.add_typer(ingest, name="ingest")
-    register(app)
-    return app
+    return pulse_app
 
 
 @pytest.fixture
@@ -33,8 +28,9 @@ def runner(data_dir, tmp_path, monkeypatch):
 def test_commands_join_existing_groups(app):
     groups = {g.name: g.typer_instance for g in app.registered_groups}
     assert list(groups).count("ingest") == 1
-    assert {c.name for c in groups["ingest"].registered_commands} == {"police", "treatment", "teds", "facilities"}
-    assert [c.name for c in groups["demo-data"].registered_commands] == ["treatment"]
+    assert {c.name for c in groups["ingest"].registered_commands} == {"police", "treatment", "teds", "facilities",
+                                                                      "programs"}
+    assert [c.name for c in groups["demo-data"].registered_commands] == ["treatment", "programs"]
     assert "geocode" in {c.name for c in app.registered_commands}
 
 

@@ -5,11 +5,11 @@ import inspect
 
 import pytest
 import sqlalchemy as sa
-import typer
 from typer.testing import CliRunner
 
 from flows.backfill import backfill_flow, month_range, plan
-from flows.cli.ops import parse_params, register
+from flows.cli.ops import parse_params
+from flows.cli.main import app as pulse_app
 from flows.nightly import STAGE_NAMES, Stage, nightly_flow, resolve, with_runner
 from flows.police_incidents import police_incidents_flow
 from flows.serve import build_deployments, load_entrypoint, read_deployment_specs
@@ -178,12 +178,12 @@ def test_backfill_is_idempotent_restores_rows_and_audits(prefect_harness, settin
     assert audit[-1][1:] == ("loaded", 60, 59, 59, 1)
 
     # Rows lost from the warehouse come back from the landing zone; a second backfill then changes nothing.
-    from warehouse.engine import make_engine
+    from warehouse.resource import Warehouse
 
-    engine = make_engine(duckdb_url)
+    engine = Warehouse(duckdb_url)
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM fct_incidents WHERE occurred_at < '2016-01-02'"))
-    engine.dispose()
+    engine.close()
     assert len(q(duckdb_url, "SELECT 1 FROM fct_incidents")) < 99
     restored = backfill_flow(source="police_chicago", date_from="2015-01-01", date_to="2016-01-31", settings=settings)
     assert len(restored["batches"]) == 2 and sum(b["rows_inserted"] for b in restored["batches"]) > 0
@@ -257,8 +257,7 @@ def test_parse_params(pairs, expected):
 
 
 def test_cli_commands_are_registered_and_report_bad_input(prefect_harness):
-    app = typer.Typer()
-    register(app)
+    app = pulse_app
     runner = CliRunner()
     assert {"nightly", "backfill", "serve"} <= {c.name for c in app.registered_commands}
     result = runner.invoke(app, ["backfill", "--from", "2016-02-01", "--to", "2016-01-01"])

@@ -43,12 +43,9 @@ print(json.dumps({"id": str(state.state_details.flow_run_id), "type": state.type
 """
 
 PULSE_CLI = """
-import sys, typer
+import sys
 import flows
-from flows.cli.ops import register
-app = typer.Typer()
-register(app)
-app.callback()(lambda: None)
+from flows.cli.main import app
 app(sys.argv[1:])
 """
 

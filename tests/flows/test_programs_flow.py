@@ -11,10 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-import typer
 from typer.testing import CliRunner
 
-from flows.cli.programs import register
+from flows.cli.main import app as pulse_app
 from tests.police_files import data_dir_with
 from flows.programs import demo_folder, demo_programs_flow, generate_demo, library_programs_flow, run_program_feeds
 from flows.secrets import KEY_FILE, pseudonym_key
@@ -34,14 +33,14 @@ DIRECTIONS = {"N", "S", "E", "W", "NORTH", "SOUTH", "EAST", "WEST"}
 
 
 def q(url: str, sql: str, **params):
-    from warehouse.engine import make_engine
+    from warehouse.resource import Warehouse
 
-    engine = make_engine(url)
+    engine = Warehouse(url)
     try:
         with engine.connect() as conn:
             return conn.execute(sa.text(sql), params).all()
     finally:
-        engine.dispose()
+        engine.close()
 
 
 def all_tables_text(url: str) -> dict[str, str]:
@@ -272,8 +271,7 @@ def test_cli_loads_the_real_library_feed(prefect_harness, data_dir, tmp_path, mo
     monkeypatch.setenv("PULSE_DATA_DIR", str(data_dir))
     monkeypatch.setenv("PULSE_WORK_DIR", str(tmp_path / "work"))
     monkeypatch.delenv("PULSE_WAREHOUSE_URL", raising=False)
-    app = typer.Typer()
-    register(app)
+    app = pulse_app
     result = CliRunner().invoke(app, ["ingest", "programs", "--library"])
     assert result.exit_code == 0, result.output
     url = f"duckdb:///{tmp_path / 'work' / 'pulse.duckdb'}"
@@ -287,8 +285,7 @@ def test_cli_loads_the_real_library_feed(prefect_harness, data_dir, tmp_path, mo
 
 def test_demo_data_command_writes_labelled_files(tmp_path, data_dir, monkeypatch):
     monkeypatch.setenv("PULSE_DATA_DIR", str(data_dir))
-    app = typer.Typer()
-    register(app)
+    app = pulse_app
     result = CliRunner().invoke(app, ["demo-data", "programs", "--seed", "5", "-o", str(tmp_path / "out")])
     assert result.exit_code == 0 and "SYNTHETIC" in result.output, result.output
     for name in ("programs.csv", "sessions.csv", "roster.csv"):

@@ -19,8 +19,8 @@ from tasks.ingest.landing import land_batches
 from tasks.synthetic.treatment import write_demo_admissions
 from tasks.sources.treatment_provider import CODE_COLUMNS
 from tasks.ingest.treatment_feeds import provider_batches
-from warehouse.engine import make_engine
-from warehouse.metadata import metadata
+from warehouse.resource import Warehouse
+from warehouse.tables import metadata
 from tests.warehouse_sql import q
 
 FIXTURES = Path(__file__).resolve().parents[1] / "data" / "treatment"
@@ -32,7 +32,7 @@ FIELD_COLUMN = {field: column for column, field in CODE_COLUMNS.items()}
 
 def warehouse_strings(url: str) -> list[tuple[str, str, str]]:
     """Every text value in every warehouse table: (table, column, value)."""
-    engine = make_engine(url)
+    engine = Warehouse(url)
     out = []
     try:
         with engine.connect() as conn:
@@ -42,7 +42,7 @@ def warehouse_strings(url: str) -> list[tuple[str, str, str]]:
                 for row in result:
                     out += [(table.name, n, v) for n, v in zip(names, row) if isinstance(v, str)]
     finally:
-        engine.dispose()
+        engine.close()
     return out
 
 

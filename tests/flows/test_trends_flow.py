@@ -13,16 +13,16 @@ from flows.trends import trends_flow
 from tests.police_files import real_rows, write_csv
 from tests.trend_warehouse import (CLUSTER, LAST_DAY, PROGRAM_AREA, PROGRAM_START, SMALL_ADMISSIONS_AREA, SPIKE_AREA,
                                    SPIKE_DAY, build_trend_warehouse)
-from warehouse.engine import make_engine
+from warehouse.resource import Warehouse
 
 
 def table(url: str, name: str) -> pd.DataFrame:
-    engine = make_engine(url)
+    engine = Warehouse(url)
     try:
         with engine.connect() as conn:
             frame = pd.read_sql(sa.text(f'SELECT * FROM "{name}"'), conn)
     finally:
-        engine.dispose()
+        engine.close()
     for col in ("period_start", "period_end", "started_on"):
         if col in frame:
             frame[col] = pd.to_datetime(frame[col])

@@ -7,8 +7,8 @@ import sqlalchemy as sa
 
 from tasks.geocode.address_step import address_geocode_step, geocode_addresses, storage_keys
 from tasks.geocode.address_geocoder import AddressGeocoder
-from tasks.ingest.batch_path import GEOCODE_QUARANTINE
-from warehouse.engine import make_engine
+from schemas.base import QUARANTINE_REASON as GEOCODE_QUARANTINE
+from warehouse.resource import Warehouse
 from warehouse.load import init_warehouse
 
 SECRET = b"s" * 32
@@ -99,7 +99,7 @@ def test_secret_cache_keys_hide_the_address_and_still_hit(geocoder):
 
 def test_step_reads_and_writes_the_warehouse_cache(geocoder, tmp_path):
     url = f"duckdb:///{tmp_path / 'w.duckdb'}"
-    engine = make_engine(url)
+    engine = Warehouse(url)
     init_warehouse(engine)
     step = address_geocode_step(lambda: geocoder, "address", zip_col="zip", engine_url=url, cache_secret=SECRET)
     frame = rows(["3247 W FILLMORE ST", "3247 W FILLMORE ST", "HOMELESS"], ["60624", "60624", None])
@@ -111,7 +111,7 @@ def test_step_reads_and_writes_the_warehouse_cache(geocoder, tmp_path):
     pd.testing.assert_frame_equal(step(frame), out)  # second call served from the table
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM geocode_cache")).scalar_one() == 1
-    engine.dispose()
+    engine.close()
 
 
 @pytest.mark.parametrize("missing", ["address", "zip"], ids=str)

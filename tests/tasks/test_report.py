@@ -12,7 +12,7 @@ from shapely.geometry import box
 from tasks.report.render import ReportData, render_report
 from tasks.report.findings import findings
 from tasks.report.svg import MapShapes, legend_origin, line_chart, nice_ticks, project_shapes
-from tasks.trends.inputs import Span
+from tasks.trends.prepare import Span
 
 IDS = [str(i) for i in range(1, 10)]
 NAMES = {i: f"Area {i}" for i in IDS} | {"5": "O'Hare <& Co>"}

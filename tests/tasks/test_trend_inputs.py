@@ -1,4 +1,4 @@
-"""Tests for the pure preparation in tasks.trends.inputs: complete periods, program selection, alerts."""
+"""Tests for the pure preparation in tasks.trends.prepare: complete periods, program selection, alerts."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.trends.inputs import Span, complete_range, period_series, select_alerts, split_programs
+from tasks.trends.prepare import Span, complete_range, period_series, select_alerts, split_programs
 
 T = pd.Timestamp
 REAL = Span(T("2015-01-01"), T("2018-11-12"))  # Thursday .. Monday
@@ -84,7 +84,7 @@ def test_select_alerts_takes_recent_alarms_and_emerging_hot_spots_once():
 
 
 def test_tag_signals_adds_grain_time_and_detail_keys():
-    from tasks.trends.inputs import tag_signals
+    from tasks.trends.prepare import tag_signals
 
     frame = pd.DataFrame([signal(None, "seasonal_mann_kendall", "increasing", "2015-01-01", "2017-12-31")])
     frame["details"] = json.dumps({"tau": 0.5})
@@ -95,7 +95,7 @@ def test_tag_signals_adds_grain_time_and_detail_keys():
 
 
 def test_drop_small_series_removes_small_cells_but_keeps_zero_and_citywide():
-    from tasks.trends.inputs import drop_small_series
+    from tasks.trends.prepare import drop_small_series
 
     months = pd.date_range("2016-01-01", periods=3, freq="MS")
     rows = [(area, m, v) for area, values in {None: [20, 20, 20], "1": [1, 0, 2], "2": [0, 0, 0], "3": [5, 4, 6]}.items()

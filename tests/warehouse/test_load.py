@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from schemas.incidents import INCIDENTS
-from warehouse.engine import make_engine, redact
+from warehouse.resource import Warehouse, redact
 from warehouse.load import BatchInfo, init_warehouse, merge_batch, write_stage
 from schemas.errors import ConfigError
 
@@ -41,7 +41,7 @@ def batch(batch_id, rows):
 
 
 def test_merge_inserts_updates_and_keeps_unchanged(warehouse_url, tmp_path):
-    engine = make_engine(warehouse_url)
+    engine = Warehouse(warehouse_url)
     init_warehouse(engine)
     first = merge_batch(engine, INCIDENTS, batch("b1", 3), stage(tmp_path, "a", incidents(["1", "2", "3"])), [], 0)
     assert first["rows_inserted"] == 3
@@ -56,11 +56,11 @@ def test_merge_inserts_updates_and_keeps_unchanged(warehouse_url, tmp_path):
     assert count(engine, "SELECT count(*) FROM fct_incidents WHERE is_arrest") == 1
     assert count(engine, "SELECT batch_id FROM fct_incidents WHERE incident_id = '2'") == "b2"
     assert count(engine, "SELECT count(*) FROM load_audit WHERE status = 'loaded'") == 2
-    engine.dispose()
+    engine.close()
 
 
 def test_a_failed_load_leaves_the_warehouse_as_it_was(warehouse_url, tmp_path):
-    engine = make_engine(warehouse_url)
+    engine = Warehouse(warehouse_url)
     init_warehouse(engine)
     merge_batch(engine, INCIDENTS, batch("ok", 2), stage(tmp_path, "a", incidents(["1", "2"])), [], 0)
     broken = incidents(["5", "6"])
@@ -69,12 +69,12 @@ def test_a_failed_load_leaves_the_warehouse_as_it_was(warehouse_url, tmp_path):
         merge_batch(engine, INCIDENTS, batch("bad", 2), stage(tmp_path, "b", broken), [], 0)
     assert count(engine, "SELECT count(*) FROM fct_incidents") == 2
     assert count(engine, "SELECT count(*) FROM load_audit") == 1
-    engine.dispose()
+    engine.close()
 
 
 def test_urls_are_validated_and_passwords_redacted():
     assert "secret" not in redact("postgresql+psycopg://loader:secret@db/pulse")
     with pytest.raises(ConfigError):
-        make_engine("mysql://x@y/z")
+        Warehouse("mysql://x@y/z")
     with pytest.raises(ConfigError):
-        make_engine("not a url")
+        Warehouse("not a url")

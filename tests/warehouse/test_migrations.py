@@ -15,9 +15,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from warehouse.engine import is_duckdb, make_engine
+from warehouse.resource import Warehouse, is_duckdb
 from warehouse.load import init_warehouse
-from warehouse.metadata import metadata
+from warehouse.tables import metadata
 from warehouse.migrations import (BASELINE, MIGRATIONS_DIR, alembic_config, current_revision, head_revision,
                                   new_revision, schema_drift, script_directory, upgrade)
 
@@ -62,7 +62,7 @@ def incident_indexes(engine) -> set[str]:
 
 
 def test_upgrade_from_the_baseline_keeps_every_row_and_is_idempotent(warehouse_url):
-    engine = make_engine(warehouse_url)
+    engine = Warehouse(warehouse_url)
     try:
         assert upgrade(engine, BASELINE) == (None, BASELINE)
         insert_rows(engine)
@@ -76,11 +76,11 @@ def test_upgrade_from_the_baseline_keeps_every_row_and_is_idempotent(warehouse_u
         assert snapshot(engine) == before and current_revision(engine) == head
         assert schema_drift(engine) == []
     finally:
-        engine.dispose()
+        engine.close()
 
 
 def test_upgrade_adopts_a_warehouse_created_by_init_warehouse(warehouse_url):
-    engine = make_engine(warehouse_url)
+    engine = Warehouse(warehouse_url)
     try:
         init_warehouse(engine)
         insert_rows(engine)
@@ -91,17 +91,17 @@ def test_upgrade_adopts_a_warehouse_created_by_init_warehouse(warehouse_url):
         init_warehouse(engine)  # and init_warehouse after upgrade is harmless
         assert current_revision(engine) == head_revision() and snapshot(engine) == before
     finally:
-        engine.dispose()
+        engine.close()
 
 
 def test_schema_drift_names_what_the_database_lacks(duckdb_url):
-    engine = make_engine(duckdb_url)
+    engine = Warehouse(duckdb_url)
     upgrade(engine)
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE source_watermarks"))
         conn.execute(sa.text("ALTER TABLE load_audit DROP COLUMN message"))
     assert schema_drift(engine) == ["column load_audit.message is missing", "table source_watermarks is missing"]
-    engine.dispose()
+    engine.close()
 
 
 def test_revisions_form_one_line_from_the_baseline():
@@ -118,13 +118,13 @@ def test_revisions_form_one_line_from_the_baseline():
 def test_downgrade_removes_the_example_revision(postgres_url):
     from alembic import command
 
-    engine = make_engine(postgres_url)
+    engine = Warehouse(postgres_url)
     upgrade(engine)
     assert incident_indexes(engine) == INCIDENT_INDEXES
     with engine.begin() as conn:
         command.downgrade(alembic_config(conn), BASELINE)
     assert current_revision(engine) == BASELINE and incident_indexes(engine) == set()
-    engine.dispose()
+    engine.close()
 
 
 def test_new_revision_follows_the_head(tmp_path):
@@ -202,10 +202,10 @@ def test_prefect_server_runs_on_postgresql(postgres_url, tmp_path):
         runs = httpx.post(f"{api}/flow_runs/filter", json={}, timeout=10).json()
         assert [(r["state_type"]) for r in runs] == ["COMPLETED"]
         # The run is in PostgreSQL, not in a SQLite file.
-        engine = make_engine(postgres_url)
+        engine = Warehouse(postgres_url)
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM flow_run WHERE state_type = 'COMPLETED'")).scalar_one() == 1
-        engine.dispose()
+        engine.close()
         assert not list((tmp_path / "prefect").glob("*.db"))
     finally:
         _stop(server)

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from flows.city_inputs import city_neighborhoods, city_population
 from schemas.errors import ConfigError
 from tasks.geocode.neighborhoods import neighborhood_dimension
-from warehouse.engine import make_engine
+from warehouse.resource import Warehouse
 from warehouse.load import init_warehouse, replace_table
-from warehouse.metadata import dim_neighborhoods, metadata
+from warehouse.tables import dim_neighborhoods, metadata
 from warehouse.models import (ModelBuildError, build_models, discover_models, model_variables, order_models,
                               render, restricted_models)
 
@@ -91,13 +91,13 @@ def insert_hand_rows(engine) -> None:
 def hand_warehouse(warehouse_url, settings_factory):
     """A warehouse with the real neighborhoods and the hand rows (no police data)."""
     settings = settings_factory(warehouse_url)
-    engine = make_engine(warehouse_url)
+    engine = Warehouse(warehouse_url)
     init_warehouse(engine)
     replace_table(engine, dim_neighborhoods, neighborhood_dimension(
         city_neighborhoods(settings), city_population(settings), settings.city["city"]["projected_crs"]))
     insert_hand_rows(engine)
     yield engine
-    engine.dispose()
+    engine.close()
 
 
 MONTH_SQL = ("SELECT n_admissions, n_admissions_suppressed, admissions_per_10k, n_cj_admissions, n_opioid_admissions, "
@@ -114,7 +114,7 @@ def test_models_flow_on_a_loaded_warehouse(prefect_harness, settings_factory, wa
     loaded = police_incidents_flow(settings=settings,
                                    files=[str(write_csv(real_rows(data_dir, 200, "22"), tmp_path / "p.csv"))])
     assert loaded[0]["rows_loaded"] >= 195
-    engine = make_engine(warehouse_url)
+    engine = Warehouse(warehouse_url)
     try:
         insert_hand_rows(engine)
         results = models_flow(settings=settings)
@@ -167,7 +167,7 @@ def test_models_flow_on_a_loaded_warehouse(prefect_harness, settings_factory, wa
         assert one(engine, "SELECT count(*) FROM dim_offense_types WHERE iucr = '0486' AND NOT is_drug_offense") == (1,)
         assert one(engine, "SELECT label, is_opioid FROM dim_substances WHERE code = 5") == ("Heroin", True)
     finally:
-        engine.dispose()
+        engine.close()
 
 
 def test_programs_facilities_and_citywide_suppression(hand_warehouse):
@@ -234,7 +234,7 @@ def _write(folder: Path, name: str, sql: str, materialized: str = "table") -> No
 
 
 def test_failing_model_keeps_its_previous_version(warehouse_url, tmp_path):
-    engine = make_engine(warehouse_url)
+    engine = Warehouse(warehouse_url)
     try:
         init_warehouse(engine)
         with engine.begin() as conn:
@@ -262,7 +262,7 @@ def test_failing_model_keeps_its_previous_version(warehouse_url, tmp_path):
                                   "WHERE table_name IN ('stg_hoods', 'mart_a', 'mart_a__new')"))
         assert kinds == {"stg_hoods": "BASE TABLE", "mart_a": "BASE TABLE"}  # view -> table; no leftovers
     finally:
-        engine.dispose()
+        engine.close()
 
 
 def test_real_models_are_ordered_by_dependency():

@@ -17,10 +17,10 @@ import typer
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from flows.cli.warehouse import register
+from flows.cli.main import app as pulse_app
 from schemas.errors import ConfigError
-from warehouse.engine import make_engine
-from warehouse.metadata import metadata
+from warehouse.resource import Warehouse
+from warehouse.tables import metadata
 from warehouse.migrations import upgrade
 from warehouse.models import build_models, restricted_models
 from warehouse.roles import Roles, analyst_may_read, apply_grants, quote_name, setup_roles, split_grants
@@ -50,8 +50,6 @@ def test_policy_closes_private_and_unknown_objects(name):
 
 
 def test_only_public_tables_and_analyst_layers_are_readable():
-    import warehouse.tables  # noqa: F401
-    import warehouse.trend_tables  # noqa: F401
     from warehouse.models import discover_models
 
     readable, closed = split_grants([*metadata.tables, *discover_models()], restricted_models())
@@ -82,12 +80,12 @@ def test_bad_role_and_schema_names_are_rejected(name, duckdb_url):
         Roles(loader=name)
     with pytest.raises(ConfigError):
         quote_name(name, "schema")
-    engine = make_engine(duckdb_url)
+    engine = Warehouse(duckdb_url)
     with pytest.raises(ConfigError):  # checked before the engine is even looked at
         apply_grants(engine, schema=name)
     with pytest.raises(ConfigError):
         setup_roles(engine, logins=[(name, "analyst", None)])
-    engine.dispose()
+    engine.close()
 
 
 def test_same_name_for_both_roles_is_rejected():
@@ -96,28 +94,27 @@ def test_same_name_for_both_roles_is_rejected():
 
 
 def test_duckdb_has_no_roles(duckdb_url):
-    engine = make_engine(duckdb_url)
+    engine = Warehouse(duckdb_url)
     upgrade(engine)
     assert apply_grants(engine).skipped == "DuckDB has no roles"
     assert setup_roles(engine, logins=[("alice", "analyst", SecretStr("x"))]).skipped == "DuckDB has no roles"
-    engine.dispose()
+    engine.close()
 
 
 def test_cli_init_on_duckdb_creates_tables_and_explains_roles(duckdb_url):
     result = CliRunner().invoke(_app(), ["warehouse", "init"], env={"PULSE_WAREHOUSE_URL": duckdb_url})
     assert result.exit_code == 0, result.output
     assert "DuckDB has no roles" in result.output and "PostgreSQL" in result.output
-    engine = make_engine(duckdb_url)
+    engine = Warehouse(duckdb_url)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM fct_incidents")).scalar_one() == 0
-    engine.dispose()
+    engine.close()
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------
 
 def _app() -> typer.Typer:
-    app = typer.Typer()
-    register(app)
+    app = pulse_app
     return app
 
 
@@ -170,7 +167,7 @@ def insert_rows(engine) -> None:
 @pytest.fixture
 def locked(postgres_url, names):
     """A PostgreSQL warehouse with rows and built models, locked down, with an analyst and a loader login."""
-    engine = make_engine(postgres_url)
+    engine = Warehouse(postgres_url)
     upgrade(engine)
     insert_rows(engine)
     build_models(engine)
@@ -178,11 +175,11 @@ def locked(postgres_url, names):
                                                       (names.loader_login, "loader", None)])
     assert report.skipped is None
     yield SimpleNamespace(engine=engine, report=report, url=postgres_url, **vars(names))
-    engine.dispose()
+    engine.close()
 
 
 def connect_as(url: str, role: str) -> sa.Engine:
-    return make_engine(sa.make_url(url).set(username=role, password=None).render_as_string(hide_password=False))
+    return Warehouse(sa.make_url(url).set(username=role, password=None).render_as_string(hide_password=False))
 
 
 def attempt(engine, *statements: str) -> str:
@@ -273,7 +270,7 @@ def test_cli_init_creates_roles_hashes_the_password_and_locks_out_strangers(post
     assert result.exit_code == 0, result.output
     assert password not in result.output
     assert "0002_incident_indexes" in result.output and names.analyst_login in result.output
-    admin = make_engine(postgres_url)
+    admin = Warehouse(postgres_url)
     with admin.begin() as conn:
         stored = conn.execute(sa.text("SELECT rolpassword FROM pg_authid WHERE rolname = :r"),
                               {"r": names.analyst_login}).scalar_one()
@@ -306,7 +303,7 @@ def test_cli_rejects_a_malicious_role_name_before_touching_the_database(postgres
     result = CliRunner().invoke(_app(), ["warehouse", "init", "--analyst-role", evil],
                                 env={"PULSE_WAREHOUSE_URL": postgres_url})
     assert result.exit_code == 2 and "not a valid PostgreSQL role or schema name" in result.output
-    admin = make_engine(postgres_url)
+    admin = Warehouse(postgres_url)
     with admin.connect() as conn:  # nothing ran: not even the tables were created
         assert conn.execute(sa.text("SELECT to_regclass('fct_incidents')")).scalar_one() is None
         assert conn.execute(sa.text("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'x%SUPERUSER%'")).scalar_one() == 0
@@ -315,8 +312,8 @@ def test_cli_rejects_a_malicious_role_name_before_touching_the_database(postgres
 
 @pytest.mark.postgres
 def test_apply_grants_skips_when_the_roles_do_not_exist(postgres_url):
-    engine = make_engine(postgres_url)
+    engine = Warehouse(postgres_url)
     upgrade(engine)
     report = apply_grants(engine, Roles(loader="pulse_loader_absent_x", analyst="pulse_analyst_absent_x"))
     assert report.skipped and "do not exist" in report.skipped and report.readable == []
-    engine.dispose()
+    engine.close()

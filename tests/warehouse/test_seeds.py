@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from schemas.teds_codes import load_teds_codes
 from schemas.errors import InputError
-from warehouse.engine import make_engine
+from warehouse.resource import Warehouse
 from warehouse.load import init_warehouse
 from warehouse.seeds import iucr_reference, load_seeds, read_iucr_lookup, teds_reference
 
@@ -68,7 +68,7 @@ def test_teds_reference_labels_codes(data_dir):
 
 
 def test_load_seeds_replaces_and_a_bad_file_changes_nothing(warehouse_url, data_dir, tmp_path):
-    engine = make_engine(warehouse_url)
+    engine = Warehouse(warehouse_url)
     try:
         init_warehouse(engine)
         first = load_seeds(engine, data_dir, data_dir / IUCR_FILE)
@@ -86,4 +86,4 @@ def test_load_seeds_replaces_and_a_bad_file_changes_nothing(warehouse_url, data_
         with engine.connect() as conn:
             assert {t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one() for t in first} == first
     finally:
-        engine.dispose()
+        engine.close()

@@ -2,7 +2,7 @@
 
 How the code's table definitions and the revisions relate:
 
-- ``warehouse/metadata.py`` (and the modules ``warehouse.tables`` imports) is the *head* schema:
+- ``warehouse/tables.py`` is the *head* schema:
   what the loader and the models read and write.
 - The baseline revision creates every table the code defines that is missing (and PostGIS on
   PostgreSQL): it is ``init_warehouse``. On a database created earlier by ``init_warehouse``
@@ -24,10 +24,10 @@ from alembic.config import Config
 from alembic.util import CommandError
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 
 from schemas.errors import ConfigError
-from warehouse.engine import is_duckdb
+from warehouse.resource import Warehouse
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 BASELINE = "0001_baseline"
@@ -64,21 +64,21 @@ def head_revision(directory: Path = MIGRATIONS_DIR) -> str:
     return script_directory(directory).get_current_head()
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revision(wh: Warehouse) -> str | None:
     """Return the revision the warehouse is at (None: never upgraded, or created by ``init_warehouse``)."""
     register_duckdb_impl()
-    with engine.connect() as conn:
+    with wh.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
+def upgrade(wh: Warehouse, revision: str = "head") -> tuple[str | None, str | None]:
     """Create or upgrade the warehouse to ``revision`` in one transaction; return (before, after).
 
     Running it again at the same revision changes nothing.
     """
     register_duckdb_impl()
-    with engine.begin() as conn:
-        if not is_duckdb(engine):
+    with wh.begin() as conn:
+        if not wh.is_duckdb:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK})
         before = MigrationContext.configure(conn).get_current_revision()
         try:
@@ -90,16 +90,14 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
     return before, after
 
 
-def schema_drift(engine: Engine) -> list[str]:
+def schema_drift(wh: Warehouse) -> list[str]:
     """Return one line per table or column the code defines but the database lacks (empty = in sync).
 
     Reads ``information_schema`` directly instead of reflecting. Extra database columns are fine.
     """
-    import warehouse.tables  # noqa: F401  (every module's tables on the metadata)
-    import warehouse.trend_tables  # noqa: F401
-    from warehouse.metadata import metadata
+    from warehouse.tables import metadata
 
-    with engine.connect() as conn:
+    with wh.connect() as conn:
         rows = conn.execute(text(
             "SELECT table_name, column_name FROM information_schema.columns "
             "WHERE table_schema = current_schema() AND table_catalog = current_database()")).all()

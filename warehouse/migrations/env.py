@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from warehouse.engine import make_engine
+from warehouse.resource import Warehouse
 from warehouse.migrations import register_duckdb_impl
 
 register_duckdb_impl()
@@ -15,15 +15,14 @@ register_duckdb_impl()
 
 def run_migrations_online() -> None:
     connection = context.config.attributes.get("connection")
-    if connection is None:  # run outside ``warehouse.migrations.upgrade`` (e.g. the alembic CLI)
-        from flows.settings import Settings
-
-        engine = make_engine(Settings().resolved_warehouse_url)
-        with engine.begin() as conn:
+    if connection is None:  # run outside ``warehouse.migrations.upgrade``: alembic -x / sqlalchemy.url
+        url = context.get_x_argument(as_dictionary=True).get("url") or context.config.get_main_option("sqlalchemy.url")
+        if not url:
+            raise SystemExit("no warehouse URL: run pulse warehouse upgrade, or alembic -x url=<warehouse URL>")
+        with Warehouse(url) as wh, wh.begin() as conn:
             context.configure(connection=conn, transaction_per_migration=False)
             with context.begin_transaction():
                 context.run_migrations()
-        engine.dispose()
         return
     context.configure(connection=connection, transaction_per_migration=False)
     with context.begin_transaction():

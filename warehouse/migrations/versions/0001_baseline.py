@@ -36,9 +36,7 @@ def _create_postgis(bind) -> None:
 
 
 def upgrade() -> None:
-    import warehouse.tables  # noqa: F401  (registers every module's tables on the metadata)
-    import warehouse.trend_tables  # noqa: F401
-    from warehouse.metadata import metadata
+    from warehouse.tables import metadata
 
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":

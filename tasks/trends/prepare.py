@@ -1,178 +1,23 @@
-"""Inputs of the trends flow and the report: warehouse reads (SQL -> frames) and pure preparation.
+"""Series for the trends flow and the report, prepared from the warehouse reads (pure functions).
 
-Reads are SQLAlchemy Core on the shared metadata, so the same code runs on DuckDB and
-PostgreSQL. Counts come straight from ``fct_incidents`` (incidents are not person-level, so no
-small-cell suppression applies); admissions are aggregated inside the database and never leave
-it as person rows. Period completeness is decided from the data's own first and last day.
+Period completeness is decided from the data's own first and last day (``warehouse.reads.Span``).
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Date, Engine, case, cast, func, select
 from pandas.tseries.frequencies import to_offset
 
 from tasks.trends.detectors import SERIES_COLUMNS, complete_calendar, details_json, period_end, trend_signals_frame
-from warehouse.metadata import dim_neighborhoods, fct_incidents, load_audit, metadata
+from warehouse.reads import Span
 
 # Series grains and their pandas frequencies (weeks start on Monday, as date_trunc('week')).
 GRAINS = {"day": "D", "week": "W-MON", "month": "MS"}
 # Hot spot categories that are news to an analyst: a place that just became or is getting hotter.
 ALERT_HOTSPOT_LEVELS = ("new_hot_spot", "consecutive_hot_spot", "intensifying_hot_spot")
-DAILY_COLUMNS = ["neighborhood_id", "day", "value"]
-
-
-@dataclass(frozen=True)
-class Span:
-    """First and last day covered by a source (both complete, inclusive)."""
-
-    first_day: pd.Timestamp
-    last_day: pd.Timestamp
-
-
-# ------------------------------------------------------------------------------- reads (IO)
-
-def read_incident_span(engine: Engine) -> Span | None:
-    """Return the first and last day of ``fct_incidents`` (any offense), or None when it is empty."""
-    t = fct_incidents
-    with engine.connect() as conn:
-        lo, hi = conn.execute(select(func.min(t.c.occurred_at), func.max(t.c.occurred_at))).one()
-    if lo is None:
-        return None
-    # NOTE: the last file is an extract "through 2018-11-12" and that day holds 636 incidents
-    # against 603-680 on each of the six days before, so the last day present counts as complete.
-    return Span(pd.Timestamp(lo).normalize(), pd.Timestamp(hi).normalize())
-
-
-def read_drug_incidents_daily(engine: Engine) -> pd.DataFrame:
-    """Return drug-offense incidents per neighborhood and day (``DAILY_COLUMNS``; null id = not geocoded)."""
-    t = fct_incidents
-    day = cast(t.c.occurred_at, Date).label("day")
-    query = (select(t.c.neighborhood_id, day, func.count().label("value"))
-             .where(t.c.is_drug_offense).group_by(t.c.neighborhood_id, day))
-    return _daily_frame(engine, query)
-
-
-def read_admissions_daily(engine: Engine) -> tuple[pd.DataFrame, Span | None, bool]:
-    """Return treatment admissions per neighborhood and day, their span and whether any row is synthetic.
-
-    Only counts leave the database. Empty frame and None when there are no dated admissions.
-    """
-    t = metadata.tables["fct_treatment_admissions"]
-    day = cast(t.c.admitted_on, Date).label("day")
-    query = (select(t.c.neighborhood_id, day, func.count().label("value"))
-             .where(t.c.admitted_on.is_not(None)).group_by(t.c.neighborhood_id, day))
-    frame = _daily_frame(engine, query)
-    if frame.empty:
-        return frame, None, False
-    with engine.connect() as conn:
-        synthetic = conn.execute(select(func.count()).where(t.c.is_synthetic.is_(True))).scalar_one()
-    return frame, Span(frame["day"].min(), frame["day"].max()), bool(synthetic)
-
-
-def read_neighborhoods(engine: Engine) -> pd.DataFrame:
-    """Return one row per neighborhood: neighborhood_id, name, population, geometry_wkt."""
-    t = dim_neighborhoods
-    with engine.connect() as conn:
-        rows = conn.execute(select(t.c.neighborhood_id, t.c.name, t.c.population_2010, t.c.geometry_wkt)
-                            .order_by(t.c.neighborhood_id)).all()
-    frame = pd.DataFrame(rows, columns=["neighborhood_id", "name", "population", "geometry_wkt"])
-    frame["neighborhood_id"] = frame["neighborhood_id"].astype("str")
-    frame["population"] = pd.to_numeric(frame["population"]).astype("float64")
-    return frame
-
-
-def read_programs(engine: Engine) -> pd.DataFrame:
-    """Return one row per program in ``dim_programs``: id, name, type, neighborhood, start, synthetic flag."""
-    t = metadata.tables["dim_programs"]
-    cols = ["program_id", "name", "program_type", "neighborhood_id", "started_on", "is_synthetic"]
-    with engine.connect() as conn:
-        rows = conn.execute(select(*(t.c[c] for c in cols)).order_by(t.c.program_id)).all()
-    frame = pd.DataFrame(rows, columns=cols)
-    frame["started_on"] = pd.to_datetime(frame["started_on"])
-    return frame
-
-
-def read_data_quality(engine: Engine) -> dict[str, pd.DataFrame]:
-    """Return the data-quality panel's frames: batches per source, quarantine reasons, geocode precision.
-
-    ``batches``: source, entity, n_batches, n_failed, n_validation_passed, rows_read, rows_loaded,
-    rows_quarantined. ``quarantine``: entity, reason, n_rows (distinct batch rows). ``precision``:
-    geocode_precision, n_incidents.
-    """
-    a = load_audit
-    batches = select(
-        a.c.source, a.c.entity, func.count().label("n_batches"),
-        func.sum(_flag(a.c.status != "loaded")).label("n_failed"),
-        func.sum(_flag(a.c.validation_success.is_(True))).label("n_validation_passed"),
-        func.sum(a.c.rows_read).label("rows_read"), func.sum(a.c.rows_loaded).label("rows_loaded"),
-        func.sum(a.c.rows_quarantined).label("rows_quarantined"),
-    ).group_by(a.c.source, a.c.entity).order_by(a.c.source, a.c.entity)
-    quarantine = []
-    for name in sorted(n for n in metadata.tables if n.startswith("quarantine_")):
-        q = metadata.tables[name]
-        # A row failing two expectations has two quarantine rows: count distinct batch rows.
-        rows = select(q.c.reason, q.c.batch_id, q.c.row_index).distinct().subquery()
-        quarantine.append((name.removeprefix("quarantine_"),
-                           select(rows.c.reason, func.count().label("n_rows")).group_by(rows.c.reason)))
-    f = fct_incidents
-    precision = select(f.c.geocode_precision, func.count().label("n_incidents")).group_by(f.c.geocode_precision)
-    with engine.connect() as conn:
-        out = {"batches": pd.DataFrame(conn.execute(batches).all(),
-                                       columns=["source", "entity", "n_batches", "n_failed", "n_validation_passed",
-                                                "rows_read", "rows_loaded", "rows_quarantined"])}
-        parts = [pd.DataFrame(conn.execute(sql).all(), columns=["reason", "n_rows"]).assign(entity=entity)
-                 for entity, sql in quarantine]
-        out["precision"] = pd.DataFrame(conn.execute(precision).all(), columns=["geocode_precision", "n_incidents"])
-    out["quarantine"] = (pd.concat(parts, ignore_index=True)[["entity", "reason", "n_rows"]] if parts
-                         else pd.DataFrame(columns=["entity", "reason", "n_rows"]))
-    for frame in out.values():
-        for col in frame.columns:
-            if col.startswith(("n_", "rows_")):
-                frame[col] = pd.to_numeric(frame[col]).fillna(0).astype("int64")
-    return out
-
-
-def read_offense_profile(engine: Engine) -> pd.DataFrame:
-    """Return incidents per (is_drug_offense, offense_category): n and n_arrest (the report's context)."""
-    t = fct_incidents
-    query = (select(t.c.is_drug_offense, t.c.offense_category, func.count().label("n"),
-                    func.sum(_flag(t.c.is_arrest.is_(True))).label("n_arrest"))
-             .group_by(t.c.is_drug_offense, t.c.offense_category))
-    with engine.connect() as conn:
-        frame = pd.DataFrame(conn.execute(query).all(),
-                             columns=["is_drug_offense", "offense_category", "n", "n_arrest"])
-    frame["is_drug_offense"] = frame["is_drug_offense"].astype(bool)
-    for col in ("n", "n_arrest"):
-        frame[col] = pd.to_numeric(frame[col]).fillna(0).astype("int64")
-    return frame
-
-
-def read_table(engine: Engine, name: str) -> pd.DataFrame:
-    """Return a whole (small, derived) table from the shared metadata, e.g. trend_signals."""
-    t = metadata.tables[name]
-    with engine.connect() as conn:
-        rows = conn.execute(select(t)).all()
-    return pd.DataFrame(rows, columns=[c.name for c in t.columns])
-
-
-def _flag(condition):
-    return case((condition, 1), else_=0)
-
-
-def _daily_frame(engine: Engine, query) -> pd.DataFrame:
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    frame = pd.DataFrame(rows, columns=DAILY_COLUMNS)
-    ids = frame["neighborhood_id"].astype(object)
-    frame["neighborhood_id"] = ids.where(ids.notna(), None)
-    frame["day"] = pd.to_datetime(frame["day"])
-    frame["value"] = pd.to_numeric(frame["value"]).astype("float64")
-    return frame
 
 
 # -------------------------------------------------------------------------- preparation (pure)

@@ -1,0 +1,80 @@
+"""Which adapters exist and the config model of each one's ``[sources.<slug>]`` table.
+
+The city config parser (``flows.settings``) validates every source table with the model its
+``adapter`` key names here; the feed flows build the adapter from that typed config.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from schemas.city_config import ConfigModel, IncidentSourceConfig, SourceConfig
+
+
+class PoliceChicagoConfig(IncidentSourceConfig):
+    """Chicago's "Crimes - 2001 to present" files or Socrata API (the layout is built in)."""
+
+
+class MappedTimestamps(ConfigModel):
+    formats: list[str] = Field(default_factory=lambda: ["ISO8601"], description="strptime formats, tried in order.")
+    timezone: str | None = Field(None, description="Zone of the source's values (default: the city's).")
+
+
+class MappedCoordinates(ConfigModel):
+    latitude: str | None = Field(None, description="Source column of the latitude (WGS84).")
+    longitude: str | None = Field(None, description="Source column of the longitude (WGS84).")
+    x: str | None = Field(None, description="Source column of a projected x, used when lat/lon are missing.")
+    y: str | None = Field(None, description="Source column of a projected y.")
+    xy_crs: str | None = Field(None, description="CRS of x/y (e.g. EPSG:3435).")
+
+
+class MappedSourceConfig(IncidentSourceConfig):
+    """Any city's incident file or Socrata export, mapped to the canonical columns by configuration."""
+
+    id_column: str = Field(description="Source column holding the unique incident id.")
+    columns: dict[str, str] = Field(description="Canonical column = source column (occurred_at is required).")
+    timestamps: MappedTimestamps = Field(default_factory=MappedTimestamps)
+    coordinates: MappedCoordinates = Field(default_factory=MappedCoordinates)
+    offenses: dict[str, Any] = Field(default_factory=dict, description="code_column, strip_leading_zeros and "
+                                                                       "code lists per drug category.")
+
+
+class ProgramsCplConfig(SourceConfig):
+    files: list[str] = Field(description="Chicago Public Library visitors-by-location files, one per year.")
+    locations_file: str = Field(description="Branch locations (coordinates for years without a point column).")
+
+
+class ProgramsDemoConfig(SourceConfig):
+    out_dir: str = Field("demo/programs", description="Where the generated files are written, relative to the "
+                                                      "WORK dir.")
+    seed: int = Field(20160101, description="Random seed of the generator.")
+    crimes_file: str = Field(description="Incident file whose drug incidents place the programs (data dir).")
+
+
+class TreatmentProviderConfig(SourceConfig):
+    export: str = Field("demo/treatment_admissions.csv", description="Provider export (WORK dir); the demo "
+                                                                     "export is generated when absent.")
+    rows: int = Field(20_000, ge=1, description="Admissions in the generated demo export.")
+    seed: int = Field(2017, description="Random seed of the demo export.")
+    defect_rate: float = Field(0.035, ge=0, le=1, description="Share of demo rows with a planted defect.")
+
+
+class TedsConfig(SourceConfig):
+    files: list[str] = Field(description="TEDS-A public-use CSV files, relative to the data dir.")
+    admission_year: int | None = Field(None, description="Year of every row when the file has no ADMYR column.")
+
+
+class FacilitiesConfig(SourceConfig):
+    files: list[str] = Field(description="The three facility listings the adapter knows (data dir).")
+
+
+SOURCE_MODELS: dict[str, type[SourceConfig]] = {
+    "police_chicago": PoliceChicagoConfig,
+    "mapped": MappedSourceConfig,
+    "programs_cpl": ProgramsCplConfig,
+    "programs_demo": ProgramsDemoConfig,
+    "treatment_provider": TreatmentProviderConfig,
+    "treatment_teds": TedsConfig,
+    "treatment_facilities": FacilitiesConfig,
+}

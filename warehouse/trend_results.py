@@ -1,0 +1,47 @@
+"""Write and read the trend results (``trend_signals``, ``program_impact``; tables in warehouse.tables).
+
+Both are derived tables: each trends run replaces their whole contents in one transaction, so a
+rerun on the same warehouse leaves exactly the same rows. Column meanings: docs/methods.md.
+"""
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import select
+
+from warehouse.resource import Warehouse
+from warehouse.tables import IMPACT_TABLE_COLUMNS, SIGNAL_TABLE_COLUMNS, program_impact, trend_signals
+
+
+
+def replace_trend_tables(wh: Warehouse, signals: pd.DataFrame, impact: pd.DataFrame) -> dict[str, int]:
+    """Replace both tables' contents in ONE transaction; returns rows written per table.
+
+    ``signals`` has ``SIGNAL_TABLE_COLUMNS``, ``impact`` has ``IMPACT_TABLE_COLUMNS``.
+    """
+    frames = {trend_signals: _for_sql(signals, SIGNAL_TABLE_COLUMNS, ("period_start", "period_end")),
+              program_impact: _for_sql(impact, IMPACT_TABLE_COLUMNS, ("started_on",))}
+    with wh.begin() as conn:
+        for table, frame in frames.items():
+            conn.execute(table.delete())
+            wh.insert_frame(conn, table.name, frame)
+    return {table.name: len(frame) for table, frame in frames.items()}
+
+
+def read_signal_keys(wh: Warehouse) -> pd.DataFrame:
+    """Return the stored signals' identity (neighborhood_id, metric, grain, method, period_start, level)."""
+    cols = [trend_signals.c[c] for c in ("neighborhood_id", "metric", "grain", "method", "period_start", "level")]
+    with wh.connect() as conn:
+        rows = conn.execute(select(*cols)).all()
+    frame = pd.DataFrame(rows, columns=[c.name for c in cols])
+    frame["period_start"] = pd.to_datetime(frame["period_start"])
+    return frame
+
+
+def _for_sql(frame: pd.DataFrame, columns: list[str], dates: tuple[str, ...]) -> pd.DataFrame:
+    """Return the columns in table order with dates as datetime.date-compatible values and nullable ints."""
+    out = frame[columns].copy()
+    for col in dates:
+        out[col] = pd.to_datetime(out[col]).dt.normalize()
+    if "neighborhood_id" in out:
+        out["neighborhood_id"] = out["neighborhood_id"].astype(object).where(out["neighborhood_id"].notna(), None)
+    return out.reset_index(drop=True)
