@@ -110,3 +110,16 @@ def carry_to_areas(values: pd.DataFrame, crosswalk: pd.DataFrame, value_columns:
     out = pd.concat(parts, axis=1).reset_index()
     return out.sort_values(keys, key=lambda s: pd.to_numeric(s, errors="coerce") if s.name == "neighborhood_id" else s) \
         .reset_index(drop=True)
+
+
+def police_crosswalk(beats: gpd.GeoDataFrame, districts: gpd.GeoDataFrame, targets: gpd.GeoDataFrame, *,
+                     projected_crs: str, population: pd.Series | None = None) -> pd.DataFrame:
+    """Return the district and sector crosswalks in one table (``unit_level`` + ``CROSSWALK_COLUMNS``),
+    target-normalized (weights sum to 1 per community area and level): the rows of a
+    ``dim_police_unit_crosswalk`` table that ``mart_community_voice`` joins on."""
+    parts = []
+    for level in ("district", "sector"):
+        cw = areal_crosswalk(police_units(beats, districts, level), targets, projected_crs=projected_crs,
+                             population=population, normalize="target")
+        parts.append(cw.assign(unit_level=level))
+    return pd.concat(parts, ignore_index=True)[["unit_level", *CROSSWALK_COLUMNS]]

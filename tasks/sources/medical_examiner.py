@@ -250,8 +250,7 @@ def standardize_cases(raw: pd.DataFrame, config: ExportConfig) -> pd.DataFrame:
     out["death_at"] = stamps(layout.death_at)
     out["death_date"] = out["death_at"].dt.normalize()
     out["incident_at"] = stamps(layout.incident_at)
-    age_text = _text(col(layout.age))
-    out["age"] = pd.to_numeric(age_text, errors="coerce").round().astype("Int64")
+    out["age"] = pd.to_numeric(_text(col(layout.age)), errors="coerce").round().astype("Int64")
     for canon in TEXT_FIELDS:
         out[canon] = _text(col(layout.columns.get(canon)))
     if "age_group" not in layout.columns:
@@ -264,8 +263,7 @@ def standardize_cases(raw: pd.DataFrame, config: ExportConfig) -> pd.DataFrame:
         out[canon] = values
     out["incident_zip"] = _zip5(col(layout.incident_zip))
     out["residence_zip"] = _zip5(col(layout.residence_zip))
-    lat_text, lon_text = _text(col(layout.latitude)), _text(col(layout.longitude))
-    out["latitude"], out["longitude"] = to_float(lat_text), to_float(lon_text)
+    out["latitude"], out["longitude"] = to_float(_text(col(layout.latitude))), to_float(_text(col(layout.longitude)))
     out["x_coordinate"], out["y_coordinate"] = to_float(_text(col(layout.x))), to_float(_text(col(layout.y)))
     for c in ("x_coordinate", "y_coordinate"):  # NOTE: 0 is an empty placeholder, never a real State Plane point
         out.loc[out[c] == 0, c] = np.nan
@@ -277,14 +275,18 @@ def standardize_cases(raw: pd.DataFrame, config: ExportConfig) -> pd.DataFrame:
     out["geocode_method"] = pd.Series("none", index=raw.index, dtype="str")
     out["geocode_precision"] = pd.Series("none", index=raw.index, dtype="str")
     out["snap_distance_m"] = np.nan
-    canon = ME_CASES.coerce(out)
-    canon["raw_death_at"] = _text(col(layout.death_at))
-    canon["raw_incident_at"] = _text(col(layout.incident_at))
-    canon["raw_age"] = age_text
-    canon["raw_latitude"], canon["raw_longitude"] = lat_text, lon_text
-    canon["raw_edited_at"] = _text(col(layout.edited_at))
-    canon["address"] = _text(col(layout.address))
-    reason = pd.Series(pd.NA, index=raw.index, dtype="str")
+    return _with_raw_text(ME_CASES.coerce(out), col, layout, flag_reasons)
+
+
+def _with_raw_text(canon: pd.DataFrame, col, layout: ExportLayout, flag_reasons: pd.Series) -> pd.DataFrame:
+    """Add the ``raw_*`` source text, the ``address`` for the geocoder and ``quarantine_reason``."""
+    canon = canon.copy()
+    for name, source in (("raw_death_at", layout.death_at), ("raw_incident_at", layout.incident_at),
+                         ("raw_age", layout.age), ("raw_latitude", layout.latitude),
+                         ("raw_longitude", layout.longitude), ("raw_edited_at", layout.edited_at),
+                         ("address", layout.address)):
+        canon[name] = _text(col(source))
+    reason = pd.Series(pd.NA, index=canon.index, dtype="str")
     reason[canon["case_number"].isna()] = f"case number ({layout.case_number}) is empty"
     reason = reason.fillna(flag_reasons).fillna(
         _duplicate_reasons(canon["case_number"], canon["edited_at"], col(layout.object_id)))

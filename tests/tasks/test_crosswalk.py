@@ -75,3 +75,14 @@ def test_real_boundaries_cover_every_community_area(data_dir, level, n_units):
         assert cw[cw["neighborhood_id"] == "76"].set_index("unit_id")["weight"].idxmax() == "16"
     else:
         assert cw[cw["neighborhood_id"] == "76"].set_index("unit_id")["weight"].idxmax() == "1650"
+
+
+def test_police_crosswalk_table_has_both_levels(data_dir):
+    from tasks.geocode.crosswalk import police_crosswalk
+
+    b = data_dir / "chicago_boundaries"
+    hoods = load_neighborhoods(b / "community_areas.geojson", "area_numbe", "community")
+    cw = police_crosswalk(gpd.read_file(b / "police_beats.geojson"), gpd.read_file(b / "police_districts.geojson"),
+                          hoods, projected_crs=CRS)
+    assert cw.groupby("unit_level").size().to_dict() == {"district": 132, "sector": 216}
+    assert np.allclose(cw.groupby(["unit_level", "neighborhood_id"])["weight"].sum(), 1.0)
