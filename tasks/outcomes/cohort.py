@@ -135,8 +135,9 @@ def match_comparison(participations: pd.DataFrame, arrests: pd.DataFrame, *, k: 
                              p.age_group[pos], p.sex[pos], p.band[pos], p.n_prior[pos], weight))
     matched = pd.DataFrame(rows, columns=["set_id", "program_id", "person", "role", "index_on", "area", "age_group",
                                           "sex", "prior_band", "n_prior", "weight"])
-    matched = matched.assign(person_key=a.keys[matched["person"].to_numpy()],
-                             neighborhood_id=a.areas[matched["area"].to_numpy()])
+    codes = matched["person"].to_numpy(dtype="int64")
+    matched = matched.assign(person_key=a.keys[codes].to_numpy(dtype=object),
+                             neighborhood_id=a.areas[matched["area"].to_numpy(dtype="int64")].to_numpy(dtype=object))
     lost = pd.DataFrame(unmatched, columns=["program_id", "person_key", "index_on", "reason"])
     return Matching(_typed(matched[list(MATCHED_COLUMNS)]), lost)
 
