@@ -110,3 +110,11 @@ def test_rearrest_outcomes_hand_computed(matching):
     f_set = m.loc[(m["person_key"] == "F") & (m["role"] == "participant"), "set_id"].iloc[0]
     # 2018-01-01 + 12 months runs past the data end: no 12-month verdict, a 6-month one
     assert pd.isna(o.loc[(f_set, "F"), "is_rearrested_any_12m"]) and o.loc[(f_set, "F"), "has_followup_6m"]
+
+
+def test_outputs_conform_to_the_restricted_table_schemas(matching):
+    from schemas.outcomes import OUTCOME_SETS
+
+    o = rearrest_outcomes(matching.matched, ARRESTS, DATA_END)
+    assert OUTCOME_SETS.check(OUTCOME_SETS.coerce(o)) == []
+    assert not o.duplicated(["set_id", "person_key"]).any()

@@ -88,3 +88,14 @@ def test_teds_benchmark_on_the_real_sample(data_dir):
     assert (b.loc["all", "n_arrested_at_admission"], b.loc["all", "n_arrests_reduced"]) == (42, 31)
     assert b.loc["all", "completion_rate"] == pytest.approx(0.424)
     assert b.loc["criminal_justice", "completion_rate_ci_low"] < 0.4316 < b.loc["criminal_justice", "completion_rate_ci_high"]
+
+
+def test_linked_persons_conform_to_their_schema():
+    from schemas.outcomes import LINKED_PERSONS
+
+    part = pd.DataFrame({"person_key": ["k1"], "program_id": ["p"], "first_session_on": D(["2016-08-01"]),
+                         "last_session_on": D(["2016-09-01"]), "n_sessions": [3]})
+    arrests = pd.DataFrame({"arrest_id": ["x1"], "person_key": ["k1"], "arrested_on": D(["2016-01-01"]),
+                            "is_drug_charge": pd.array([True], dtype="boolean")})
+    linked = link_persons(part, arrests, ADMISSIONS, DISCHARGES)
+    assert LINKED_PERSONS.check(LINKED_PERSONS.coerce(linked)) == []
