@@ -144,7 +144,8 @@ def _arrests_before(client: pd.Series, out_on: pd.Series, arrests: pd.DataFrame)
     return pd.Series(np.minimum(n.to_numpy(), 2)).astype(str)
 
 
-def _defects(export: pd.DataFrame, rate: float, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _defects(clean: pd.DataFrame, rate: float, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+    export = clean.copy()
     n_each = max(1, round(rate * len(export) / len(DEFECT_KINDS)))
     src = rng.choice(len(export), size=n_each * len(DEFECT_KINDS), replace=False)
     rows, kinds = [], []
