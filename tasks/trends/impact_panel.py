@@ -1,0 +1,206 @@
+"""The panel every program-impact estimator reads: one metric's counts as a month x area matrix.
+
+Built once from ``TrendInputs`` (``impact_panel``): the counts, the programs placed on it (first
+post-program period, which programs share an area), the areas that cannot serve as comparisons
+(every program area and, when boundaries are given, the areas touching one: spillover), and the
+comparison pool. Also the row builders shared by the estimators, so every method writes
+``PROGRAM_IMPACT_COLUMNS`` the same way.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from schemas.errors import InputError
+from tasks.trends.detectors import complete_calendar, details_json
+from tasks.trends.registry import TrendInputs
+
+PROGRAM_IMPACT_COLUMNS = [
+    "program_id",
+    "neighborhood_id",
+    "started_on",
+    "method",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "n_pre",
+    "n_post",
+    "details",
+]
+FREQ = {"month": "MS", "week": "W-MON"}
+# Defaults every estimator reads from ``TrendInputs.params`` (same keys there override them).
+DEFAULTS: Mapping[str, Any] = {
+    "alpha": 0.05,
+    "min_pre": 12,  # periods before the start
+    "min_post": 6,  # periods from the start
+    "min_events": 10,  # events in the program area before and after: fewer and we cannot tell
+    "spillover": "adjacent",  # areas touching a program area are no comparison ("none": keep them)
+    "min_donor_mean": 1.0,  # events per period a synthetic-control donor needs to be indexed
+    "seed": 20160101,
+    "program_ids": None,  # estimate only these programs (the others still shape the comparison pool)
+}
+
+
+@dataclass(frozen=True)
+class ImpactPanel:
+    """Counts (``counts[t, j]``: period t, area ``areas[j]``), the programs on them and the comparison pool.
+
+    ``programs``: program_id, neighborhood_id, started_on, start (first post period), k (its row
+    index in ``periods``; -1 outside), earlier (ids of programs that started before it in the same
+    area), area_first_k (the area's first start index). ``pool``: areas that are neither program
+    areas nor (with boundaries) adjacent to one, in ``areas`` order.
+    """
+
+    metric: str
+    grain: str
+    periods: pd.DatetimeIndex
+    areas: tuple[str, ...]
+    counts: np.ndarray
+    programs: pd.DataFrame
+    treated: frozenset[str]
+    spillover: frozenset[str]
+    pool: tuple[str, ...]
+    params: Mapping[str, Any]
+
+    def column(self, area: str) -> np.ndarray:
+        return self.counts[:, self.areas.index(area)]
+
+    def matrix(self, areas) -> np.ndarray:
+        index = {a: j for j, a in enumerate(self.areas)}
+        return self.counts[:, [index[a] for a in areas]]
+
+
+def impact_panel(inputs: TrendInputs, grain: str = "month") -> ImpactPanel:
+    """Return the ImpactPanel of ``inputs`` at ``grain`` (absent periods are zero counts)."""
+    if grain not in FREQ:
+        raise InputError("impact_panel", f"grain {grain!r} is not supported", f"Use one of {sorted(FREQ)}")
+    params = {**DEFAULTS, **dict(inputs.params)}
+    series = inputs.series[grain]
+    areas_long = series[series["neighborhood_id"].notna()]
+    ids = sorted({str(i) for i in inputs.neighborhoods["neighborhood_id"]} | set(areas_long["neighborhood_id"]),
+                 key=_id_key)
+    long = complete_calendar(areas_long, FREQ[grain], ids=ids, where=f"{inputs.metric} {grain} series")
+    wide = long.pivot(index="period_start", columns="neighborhood_id", values="value").reindex(columns=ids)
+    periods = pd.DatetimeIndex(wide.index)
+    programs = _place_programs(inputs.programs, periods, grain)
+    # Areas with a program started by the end of the series are treated; later starts still compare.
+    treated = frozenset(programs.loc[programs["start"] <= periods.max(), "neighborhood_id"].dropna())
+    spill = frozenset()
+    if params["spillover"] == "adjacent" and "geometry_wkt" in inputs.neighborhoods:
+        spill = frozenset(adjacent_areas(inputs.neighborhoods, treated)) - treated
+    pool = tuple(a for a in ids if a not in treated and a not in spill)
+    return ImpactPanel(inputs.metric, grain, periods, tuple(ids), wide.to_numpy(dtype=float), programs,
+                       treated, spill, pool, params)
+
+
+def adjacent_areas(neighborhoods: pd.DataFrame, ids) -> set[str]:
+    """Return the ids of neighborhoods whose boundary touches (within ~1 m) any neighborhood in ``ids``."""
+    from shapely import STRtree, from_wkt
+
+    frame = neighborhoods.dropna(subset=["geometry_wkt"])
+    geoms = from_wkt(frame["geometry_wkt"].to_numpy())
+    names = frame["neighborhood_id"].astype(str).to_numpy()
+    tree = STRtree(geoms)
+    wanted = [i for i, n in enumerate(names) if n in set(ids)]
+    if not wanted:
+        return set()
+    # 1e-5 degrees ~ 1 m: shared borders digitised twice do not always touch exactly.
+    hits = tree.query([geoms[i].buffer(1e-5) for i in wanted], predicate="intersects")
+    return {str(names[j]) for j in hits[1]}
+
+
+def programs_to_estimate(panel: ImpactPanel) -> pd.DataFrame:
+    """Return the panel's programs that the caller asked for (``params['program_ids']``, default all)."""
+    wanted = panel.params.get("program_ids")
+    if wanted is None:
+        return panel.programs
+    return panel.programs[panel.programs["program_id"].isin(list(wanted))]
+
+
+def thin_reason(panel: ImpactPanel, program) -> str | None:
+    """Return why ``program`` cannot be estimated on this panel (None when it can)."""
+    p = panel.params
+    if program.neighborhood_id is None or pd.isna(program.neighborhood_id):
+        return "a citywide program has no comparison areas"
+    if program.neighborhood_id not in panel.areas:
+        return f"neighborhood {program.neighborhood_id} is not in the {panel.metric} series"
+    n = len(panel.periods)
+    if program.k < p["min_pre"] or n - program.k < p["min_post"]:
+        before = min(max(program.k, 0), n)  # k is -1 for a start before the series, n + 1 after it
+        after = n - before
+        return (f"{before} {panel.grain}s of data before the start and {after} from it; "
+                f"needs at least {p['min_pre']} and {p['min_post']}")
+    y = panel.column(program.neighborhood_id)
+    pre, post = y[: program.k].sum(), y[program.k:].sum()
+    if min(pre, post) < p["min_events"]:
+        return (f"too few events to tell: {pre:.0f} before and {post:.0f} after the start in the area "
+                f"(needs {p['min_events']} each)")
+    return None
+
+
+def impact_row(program, method: str, *, estimate=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan,
+               n_pre=None, n_post=None, details: Mapping[str, Any]) -> dict:
+    """Return one PROGRAM_IMPACT_COLUMNS row for ``program`` (a row of ImpactPanel.programs)."""
+    return {"program_id": program.program_id, "neighborhood_id": program.neighborhood_id,
+            "started_on": pd.Timestamp(program.started_on), "method": method, "estimate": float(estimate),
+            "ci_low": float(ci_low), "ci_high": float(ci_high), "p_value": float(p_value),
+            "n_pre": n_pre, "n_post": n_post, "details": details_json(details)}
+
+
+def skipped_row(panel: ImpactPanel, program, method: str, reason: str, **extra) -> dict:
+    """Return the row of a program ``method`` could not estimate, the reason in ``details.skipped``."""
+    return impact_row(program, method, details={"metric": panel.metric, "grain": panel.grain,
+                                                "cannot_tell": True, "skipped": reason, **extra})
+
+
+def impact_frame(rows: list[dict]) -> pd.DataFrame:
+    """Return ``rows`` as a PROGRAM_IMPACT_COLUMNS frame with the table's dtypes."""
+    frame = pd.DataFrame(rows, columns=PROGRAM_IMPACT_COLUMNS)
+    frame["neighborhood_id"] = frame["neighborhood_id"].astype("object").where(frame["neighborhood_id"].notna(), None)
+    frame["started_on"] = pd.to_datetime(frame["started_on"])
+    for col in ("estimate", "ci_low", "ci_high", "p_value"):
+        frame[col] = frame[col].astype(float)
+    for col in ("n_pre", "n_post"):
+        frame[col] = frame[col].astype("Int64")
+    return frame
+
+
+def _place_programs(programs: pd.DataFrame | None, periods: pd.DatetimeIndex, grain: str) -> pd.DataFrame:
+    cols = ["program_id", "neighborhood_id", "started_on", "start", "k", "earlier", "area_first_k"]
+    if programs is None or programs.empty:
+        return pd.DataFrame(columns=cols)
+    for col in ("program_id", "neighborhood_id", "started_on"):
+        if col not in programs.columns:
+            raise InputError("programs", f"missing column {col}", "Pass program_id, neighborhood_id, started_on")
+    out = programs[["program_id", "neighborhood_id", "started_on"]].copy()
+    out["neighborhood_id"] = [None if pd.isna(a) else str(a) for a in out["neighborhood_id"]]
+    out["started_on"] = pd.to_datetime(out["started_on"])
+    if out["started_on"].isna().any():
+        bad = out.loc[out["started_on"].isna(), "program_id"].tolist()
+        raise InputError("programs", f"no start date for {bad}", "Give every program a started_on date")
+    # The period containing the start day is the first post-program period.
+    out["start"] = (out["started_on"].dt.to_period("M").dt.to_timestamp() if grain == "month"
+                    else out["started_on"].dt.normalize() - pd.to_timedelta(out["started_on"].dt.weekday, unit="D"))
+    pos = periods.get_indexer(out["start"])
+    out["k"] = pos
+    out.loc[(pos < 0) & (out["start"] > periods.max()), "k"] = len(periods) + 1  # after the series: no post period
+    out = out.sort_values(["started_on", "program_id"], kind="stable").reset_index(drop=True)
+    seen: dict[str, list[str]] = {}
+    earlier = []
+    for pid, area in zip(out["program_id"], out["neighborhood_id"]):
+        earlier.append(list(seen.get(area, [])) if area is not None else [])
+        if area is not None:
+            seen.setdefault(area, []).append(pid)
+    out["earlier"] = earlier
+    first = out[out["k"] >= 0].groupby("neighborhood_id")["k"].min()
+    out["area_first_k"] = out["neighborhood_id"].map(first).fillna(-1).astype(int)
+    return out[cols]
+
+
+def _id_key(i: str) -> tuple:
+    return (0, int(i), "") if str(i).isdigit() else (1, 0, str(i))
