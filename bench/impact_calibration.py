@@ -30,7 +30,7 @@ from sqlalchemy import create_engine, func, select
 
 from tasks.synthetic.programs import FIRST_START, LAST_START, PROGRAM_MIX, choose_areas
 from tasks.trends import inputs as ti
-from tasks.trends.impact import HEADLINE, estimate_program_impact
+from tasks.trends.impact import HEADLINE, estimate_program_impact, is_conclusive
 from tasks.trends.registry import TrendInputs, methods
 from warehouse.metadata import fct_incidents
 
@@ -83,10 +83,15 @@ def records(rows: pd.DataFrame, scenario: str, feed: int, first: set[str]) -> li
         if r["method"] == DID and r["program_id"] not in first:
             continue  # the area's later program repeats its first program's estimate
         out.append({"scenario": scenario, "feed": feed, "program_id": r["program_id"], "method": r["method"],
+                    "area": r["neighborhood_id"],
                     "source": info.get("source_method", r["method"]), "estimate": r["estimate"],
                     "ci_low": r["ci_low"], "ci_high": r["ci_high"], "p_value": r["p_value"],
-                    "cannot_tell": bool(info.get("cannot_tell", False)), "exploratory": bool(info.get("exploratory")),
+                    "cannot_tell": not is_conclusive(r), "exploratory": bool(info.get("exploratory")),
                     "n_placebos": info.get("n_distinct_placebos")})
+        if r["method"] == DID and "space_placebo_p" in info:
+            # The placebo-in-space p the DiD keeps in details: shown to say why it is not the inference.
+            out.append({**out[-1], "method": f"{DID} (space p)", "ci_low": math.nan, "ci_high": math.nan,
+                        "p_value": info["space_placebo_p"], "n_placebos": info["space_n_distinct_placebos"]})
     return out
 
 
@@ -94,6 +99,7 @@ def run_feeds(monthly: pd.DataFrame, hoods: pd.DataFrame, areas: list[str], n_fe
               keep: float) -> pd.DataFrame:
     """Return evaluation records for ``n_feeds`` placebo feeds: null, planted per program, planted per area."""
     draw, thin = np.random.default_rng(seed), np.random.default_rng(seed + 1)
+    per_program = [m.name for m in methods("impact") if m.name != DID]
     recs = []
     for f in range(n_feeds):
         programs = placebo_feed(areas, draw, f)
@@ -104,13 +110,12 @@ def run_feeds(monthly: pd.DataFrame, hoods: pd.DataFrame, areas: list[str], n_fe
         for prog, area, start in zip(programs["program_id"], programs["neighborhood_id"], month):
             planted = thinned(monthly, [(area, start)], keep, thin)
             inputs = TrendInputs(metric=METRIC, series={"month": planted}, neighborhoods=hoods, programs=programs,
-                                 params={"program_ids": [prog]})
-            rows = estimate_program_impact(inputs)
-            recs += records(rows[rows["method"] != DID], "planted", f, first)
+                                 params={"program_ids": [prog], "methods": per_program})
+            recs += records(estimate_program_impact(inputs), "planted", f, first)
         firsts = programs[programs["program_id"].isin(first)]
         planted = thinned(monthly, list(zip(firsts["neighborhood_id"], month[firsts.index])), keep, thin)
         inputs = TrendInputs(metric=METRIC, series={"month": planted}, neighborhoods=hoods, programs=programs,
-                             params={"program_ids": sorted(first)})
+                             params={"program_ids": sorted(first), "methods": [DID]})
         rows = estimate_program_impact(inputs)
         recs += records(rows[rows["method"] == DID], "planted", f, first)
     return pd.DataFrame(recs)
@@ -127,7 +132,7 @@ def summarise(recs: pd.DataFrame, keep: float) -> pd.DataFrame:
         out.append({
             "method": name, "exploratory": bool(g["exploratory"].any()), "n_placebo": len(null),
             "estimated": len(est_n), "ci_excludes_1": excl.mean(), "p_lt_05": (est_n["p_value"] < 0.05).mean(),
-            "cannot_tell_null": null["cannot_tell"].mean(), "n_planted": len(est_p),
+            "cannot_tell": null["cannot_tell"].mean(), "n_planted": len(est_p),
             "power": (est_p["p_value"] < 0.05).mean(), "ci_below_1": (est_p["ci_high"] < 1).mean(),
             "bias_mean": est_p["estimate"].mean() / keep - 1, "bias_median": est_p["estimate"].median() / keep - 1,
             "coverage": cover.mean(), "median_ci_width": (est_p["ci_high"] / est_p["ci_low"]).median(),
@@ -152,6 +157,10 @@ def main() -> None:
           f"{monthly['neighborhood_id'].nunique()} areas; placebo areas {', '.join(areas)}")
     recs = run_feeds(monthly, hoods, areas, args.feeds, args.seed, args.keep)
     table = summarise(recs, args.keep)
+    null = recs[recs["scenario"] == "null"]
+    by_area = null.assign(hit=null["p_value"] < 0.05).pivot_table(index="method", columns="area", values="hit")
+    print("share of placebo programs with p < 0.05, by area:")
+    print(by_area.round(2).to_string())
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.float_format", "{:.3f}".format):
         print(table.to_string(index=False))
     head = table[table["method"] == HEADLINE]

@@ -39,7 +39,8 @@ def estimate_program_impact(inputs: TrendInputs, grain: str = "month") -> pd.Dat
     """
     if inputs.programs is None or inputs.programs.empty:
         return impact_frame([])
-    estimators = [m for m in methods("impact") if grain in m.grains]
+    only = dict(inputs.params).get("methods")
+    estimators = [m for m in methods("impact") if grain in m.grains and (only is None or m.name in only)]
     parts = [m.run(inputs, grain) for m in estimators]
     rows = pd.concat([p for p in parts if not p.empty], ignore_index=True) if parts else impact_frame([])
     names = {}
@@ -91,6 +92,8 @@ def is_conclusive(row: Mapping) -> bool:
         return False
     if info.get("ci_open_low") or info.get("ci_open_high") or info.get("ci_empty"):
         return False
+    if float(info.get("min_attainable_p", 0.0)) > float(info.get("alpha", 0.05)):
+        return False
     return hi / lo <= MAX_CONCLUSIVE_WIDTH
 
 
@@ -106,6 +109,11 @@ def impact_sentence(row: Mapping, area_name: str | None = None, metric: str = "e
         return f"Cannot tell: {info['skipped']}."
     rr, lo, hi, p = row["estimate"], row["ci_low"], row["ci_high"], row["p_value"]
     interval = f"95% interval {_fmt_rr(lo, info.get('ci_open_low'))} to {_fmt_rr(hi, info.get('ci_open_high'))}"
+    min_p, alpha = float(info.get("min_attainable_p", 0.0)), float(info.get("alpha", 0.05))
+    if min_p > alpha:
+        return (f"Cannot tell: with {info.get('n_distinct_placebos')} placebos the smallest possible p is "
+                f"{min_p:.2g}, so no result could pass a {alpha:g} test ({_change(rr)}, {interval}); a longer series "
+                f"is needed.{after}")
     if not is_conclusive(row):
         return (f"Cannot tell: {label} {where} after the start are compatible with anything from "
                 f"{_change(lo)} to {_change(hi)} ({interval}); the data are too thin or too variable.{after}")

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from schemas.errors import InputError
-from tasks.trends.detectors import complete_calendar, details_json
+from tasks.trends.detectors import details_json
 from tasks.trends.registry import TrendInputs
 
 PROGRAM_IMPACT_COLUMNS = [
@@ -43,7 +43,10 @@ DEFAULTS: Mapping[str, Any] = {
     "min_donor_mean": 1.0,  # events per period a synthetic-control donor needs to be indexed
     "seed": 20160101,
     "program_ids": None,  # estimate only these programs (the others still shape the comparison pool)
+    "methods": None,  # run only these impact methods (default: every registered one)
 }
+_NEIGHBOURS: dict[int, tuple[pd.DataFrame, dict]] = {}
+_PANELS: dict[tuple[int, str], tuple[TrendInputs, "ImpactPanel"]] = {}
 
 
 @dataclass(frozen=True)
@@ -76,42 +79,104 @@ class ImpactPanel:
 
 
 def impact_panel(inputs: TrendInputs, grain: str = "month") -> ImpactPanel:
-    """Return the ImpactPanel of ``inputs`` at ``grain`` (absent periods are zero counts)."""
+    """Return the ImpactPanel of ``inputs`` at ``grain`` (absent periods are zero counts).
+
+    Cached for the last few inputs objects, so the estimators of one run share one panel
+    (TrendInputs is frozen; its frames are not to be mutated after it is built).
+    """
+    hit = _PANELS.get((id(inputs), grain))
+    if hit is not None and hit[0] is inputs:
+        return hit[1]
+    panel = _build_panel(inputs, grain)
+    if len(_PANELS) > 4:
+        _PANELS.clear()
+    _PANELS[(id(inputs), grain)] = (inputs, panel)
+    return panel
+
+
+def _build_panel(inputs: TrendInputs, grain: str) -> ImpactPanel:
     if grain not in FREQ:
         raise InputError("impact_panel", f"grain {grain!r} is not supported", f"Use one of {sorted(FREQ)}")
     params = {**DEFAULTS, **dict(inputs.params)}
-    series = inputs.series[grain]
-    areas_long = series[series["neighborhood_id"].notna()]
-    ids = sorted({str(i) for i in inputs.neighborhoods["neighborhood_id"]} | set(areas_long["neighborhood_id"]),
-                 key=_id_key)
-    long = complete_calendar(areas_long, FREQ[grain], ids=ids, where=f"{inputs.metric} {grain} series")
-    wide = long.pivot(index="period_start", columns="neighborhood_id", values="value").reindex(columns=ids)
+    wide = wide_counts(inputs.series[grain], FREQ[grain], inputs.neighborhoods["neighborhood_id"],
+                       where=f"{inputs.metric} {grain} series")
+    ids = list(wide.columns)
     periods = pd.DatetimeIndex(wide.index)
     programs = _place_programs(inputs.programs, periods, grain)
     # Areas with a program started by the end of the series are treated; later starts still compare.
     treated = frozenset(programs.loc[programs["start"] <= periods.max(), "neighborhood_id"].dropna())
     spill = frozenset()
     if params["spillover"] == "adjacent" and "geometry_wkt" in inputs.neighborhoods:
-        spill = frozenset(adjacent_areas(inputs.neighborhoods, treated)) - treated
+        touching = neighbour_map(inputs.neighborhoods)
+        spill = frozenset(b for a in treated for b in touching.get(a, ())) - treated
     pool = tuple(a for a in ids if a not in treated and a not in spill)
     return ImpactPanel(inputs.metric, grain, periods, tuple(ids), wide.to_numpy(dtype=float), programs,
                        treated, spill, pool, params)
 
 
-def adjacent_areas(neighborhoods: pd.DataFrame, ids) -> set[str]:
-    """Return the ids of neighborhoods whose boundary touches (within ~1 m) any neighborhood in ``ids``."""
+def wide_counts(series: pd.DataFrame, freq: str, neighborhood_ids, *, where: str) -> pd.DataFrame:
+    """Return area counts as a (period x neighborhood) frame over the full calendar, absent periods = 0.
+
+    Citywide (null id) rows are ignored; every id in ``neighborhood_ids`` gets a column. Raises
+    InputError naming the first bad row: missing column, null period or value, negative value,
+    duplicate (neighborhood, period), or a period that is not a ``freq`` period start.
+    """
+    missing = [c for c in ("neighborhood_id", "period_start", "value") if c not in series.columns]
+    if missing:
+        raise InputError(where, f"missing column(s) {', '.join(missing)}",
+                         "Pass a long frame with neighborhood_id, period_start, value")
+    frame = series.loc[series["neighborhood_id"].notna(), ["neighborhood_id", "period_start", "value"]]
+    frame = frame.assign(neighborhood_id=frame["neighborhood_id"].astype(str),
+                         period_start=pd.to_datetime(frame["period_start"]),
+                         value=pd.to_numeric(frame["value"], errors="coerce"))
+    checks = (("period_start is null", frame["period_start"].isna()),
+              ("value is null or not a number", frame["value"].isna()), ("value is negative", frame["value"] < 0),
+              ("duplicate (neighborhood_id, period_start)", frame.duplicated(["neighborhood_id", "period_start"])))
+    for label, mask in checks:
+        if mask.any():
+            raise InputError(f"{where} row {frame.index[mask.to_numpy()][0]}", label,
+                             "Aggregate to one non-negative count per neighborhood and period")
+    if frame.empty:
+        raise InputError(where, "has no neighborhood rows", "Pass counts per neighborhood and period")
+    calendar = pd.date_range(frame["period_start"].min(), frame["period_start"].max(), freq=freq)
+    off = ~frame["period_start"].isin(calendar)
+    if off.any():
+        row = frame.index[off.to_numpy()][0]
+        raise InputError(f"{where} row {row}", f"period_start {frame.at[row, 'period_start']:%Y-%m-%d} is not a "
+                         f"{freq!r} period start", f"Aggregate to {freq!r} periods first")
+    ids = sorted({str(i) for i in neighborhood_ids} | set(frame["neighborhood_id"]), key=_id_key)
+    return (frame.pivot(index="period_start", columns="neighborhood_id", values="value")
+            .reindex(index=calendar, columns=ids).fillna(0.0))
+
+
+def neighbour_map(neighborhoods: pd.DataFrame) -> dict[str, frozenset[str]]:
+    """Return each neighborhood's touching neighbours (cached per frame: parsing boundaries is slow)."""
     from shapely import STRtree, from_wkt
 
-    frame = neighborhoods.dropna(subset=["geometry_wkt"])
-    geoms = from_wkt(frame["geometry_wkt"].to_numpy())
-    names = frame["neighborhood_id"].astype(str).to_numpy()
-    tree = STRtree(geoms)
-    wanted = [i for i, n in enumerate(names) if n in set(ids)]
-    if not wanted:
-        return set()
-    # 1e-5 degrees ~ 1 m: shared borders digitised twice do not always touch exactly.
-    hits = tree.query([geoms[i].buffer(1e-5) for i in wanted], predicate="intersects")
-    return {str(names[j]) for j in hits[1]}
+    key = id(neighborhoods)
+    hit = _NEIGHBOURS.get(key)
+    if hit is None or hit[0] is not neighborhoods:
+        frame = neighborhoods.dropna(subset=["geometry_wkt"])
+        names = frame["neighborhood_id"].astype(str).to_numpy()
+        geoms = from_wkt(frame["geometry_wkt"].to_numpy())
+        # 1e-5 degrees ~ 1 m: shared borders digitised twice do not always touch exactly.
+        left, right = STRtree(geoms).query([g.buffer(1e-5) for g in geoms], predicate="intersects")
+        table: dict[str, set[str]] = {str(n): set() for n in names}
+        for i, j in zip(left, right):
+            if i != j:
+                table[str(names[i])].add(str(names[j]))
+        if len(_NEIGHBOURS) > 8:
+            _NEIGHBOURS.clear()
+        hit = (neighborhoods, {k: frozenset(v) for k, v in table.items()})
+        _NEIGHBOURS[key] = hit  # the frame is kept alive so its id cannot be reused by another
+    return hit[1]
+
+
+def adjacent_areas(neighborhoods: pd.DataFrame, ids) -> set[str]:
+    """Return ``ids`` and the ids of every neighborhood touching (within ~1 m) one of them."""
+    touching = neighbour_map(neighborhoods)
+    ids = {str(i) for i in ids}
+    return ids | {b for a in ids for b in touching.get(a, ())}
 
 
 def programs_to_estimate(panel: ImpactPanel) -> pd.DataFrame:

@@ -164,3 +164,18 @@ def test_impact_summary_counts_against_chance():
         "1 of 2 programs show p < 0.05; about 0.1 would by chance alone if no program changed anything. 0 remain "
         "after Benjamini-Hochberg false-discovery control. The demo programs are synthetic and have no built-in "
         "effect, so every 'significant' one here is chance.")
+
+
+def test_too_few_placebos_cannot_tell():
+    row = sentence_row(info={"n_distinct_placebos": 11, "min_attainable_p": 1 / 12})
+    assert impact_sentence(row, "Austin", "drug_incidents").startswith(
+        "Cannot tell: with 11 placebos the smallest possible p is 0.083, so no result could pass a 0.05 test")
+
+
+def test_short_series_headline_cannot_tell():
+    short = monthly()
+    short = short[short["period_start"] >= "2016-01-01"]  # 34 months: 17 candidate starts from 12..28
+    late = pd.DataFrame({"program_id": ["p"], "neighborhood_id": ["19"], "started_on": [pd.Timestamp("2017-06-05")]})
+    got = estimate_program_impact(inputs(short, late))
+    head = json.loads(got.loc[got["method"] == HEADLINE, "details"].item())
+    assert head["min_attainable_p"] == pytest.approx(1 / 17) and head["cannot_tell"]

@@ -12,8 +12,11 @@ whole pre-period rather than one month; RR = observed / (observed - ATT) on the 
 
 Inference: placebo-in-time (the cohort's start moved to every candidate period; the other areas
 keep theirs), as for the comparative ITS; the placebo-in-space p over never-treated areas (all
-distinct sets of the cohort's size, at most 999) is kept in ``details``: it is not calibrated
-on placebo programs (bench/impact_calibration.py).
+distinct sets of the cohort's size, at most 999) is kept in ``details``. Calibration
+(bench/impact_calibration.py, CALIBRATION): p < 0.05 for 7.6-10.5% of placebo cohorts (two
+seeds), above the 7% budget, so exploratory. NOTE: the in-time test assumes the start is as
+likely at any candidate month; an area's FIRST of two random starts falls early (2016) more
+often, and the space p fails for the same divergent areas as the synthetic control.
 """
 from __future__ import annotations
 
@@ -28,8 +31,10 @@ from tasks.trends.placebo import in_time_p_values, invert_test, placebo_sets, ra
 from tasks.trends.registry import Method, TrendInputs
 
 NAME = "staggered_did"
-CALIBRATION = {"placebo_fpr": None, "coverage": None, "power": None, "n_placebo_cohorts": None,
-               "measured_on": None}
+# Measured by bench/impact_calibration.py (docs/benchmarks.md): p < 0.05 for 7.6-10.5% of placebo cohorts.
+CALIBRATION = {"placebo_fpr": 0.105, "coverage": 0.900, "power": 0.071, "n_placebo_cohorts": 210,
+               "measured_on": "2026-12-01"}
+EXPLORATORY = True  # fails calibration on placebo programs (CALIBRATION): never the headline
 NEVER = 10 ** 9  # adoption index of a never-treated area
 
 
@@ -135,7 +140,7 @@ def estimate(panel: ImpactPanel) -> pd.DataFrame:
         if not reason and not (adoption >= NEVER).any():
             reason = "no never-treated comparison area"
         if reason:
-            rows.append(skipped_row(panel, prog, NAME, reason))
+            rows.append(skipped_row(panel, prog, NAME, reason, exploratory=EXPLORATORY))
             continue
         if area_k not in done:
             done[area_k] = _cohort_result(panel, units, index, adoption, area_k)
@@ -174,7 +179,7 @@ def _cohort_result(panel: ImpactPanel, units: list[str], index: np.ndarray, adop
         "interval": "test inversion over rate ratios r (cohort post index divided by r)",
         "n_distinct_placebos": int(starts.size - 1), "min_attainable_p": 1.0 / starts.size, "alpha": prm["alpha"],
         "space_placebo_p": space["p_value"], "space_n_distinct_placebos": space["n_placebos"],
-        "space_min_attainable_p": space["min_p"], "exploratory": False, "calibration": CALIBRATION,
+        "space_min_attainable_p": space["min_p"], "exploratory": EXPLORATORY, "calibration": CALIBRATION,
         **{f"ci_{key}": ci[key] for key in ("open_low", "open_high", "gaps", "empty")},
     }
     return {"estimate": effect["rate_ratio"], "ci_low": ci["ci_low"], "ci_high": ci["ci_high"], "p_value": p,

@@ -10,7 +10,12 @@ Inference (Abadie et al. 2010; Firpo & Possebom 2018): every donor in turn is tr
 had the program and fitted from the others; p is the rank of the treated area's post/pre RMSPE
 ratio among them (smallest attainable 1 / (donors + 1)). The interval inverts that test under a
 constant multiplicative effect r (treated post counts divided by r; the placebos do not change).
-Calibration on placebo programs: bench/impact_calibration.py — see CALIBRATION.
+Calibration on placebo programs (bench/impact_calibration.py, CALIBRATION): p < 0.05 for 34% of
+them. NOTE: two of the seven demo areas left every comparable area behind after 2016 (North
+Lawndale's share of the city's drug incidents doubled in 2016-Q4, Humboldt Park's drifted to
+twice its 2015 share), so a placebo program there that starts before the divergence is
+"significant" against every donor. Placebo-in-space inference cannot know that an area is
+about to diverge; hence exploratory, never the headline.
 """
 from __future__ import annotations
 
@@ -27,8 +32,9 @@ from tasks.trends.placebo import invert_test, rank_p_value
 from tasks.trends.registry import Method, TrendInputs
 
 NAME = "synthetic_control"
-CALIBRATION = {"placebo_fpr": None, "coverage": None, "power": None, "n_placebo_programs": None,
-               "measured_on": None}
+# Measured by bench/impact_calibration.py (docs/benchmarks.md): p < 0.05 for 34% of placebo programs.
+CALIBRATION = {"placebo_fpr": 0.344, "placebo_ci_excludes_1": 0.194, "coverage": 0.656, "power": 0.319,
+               "n_placebo_programs": 360, "measured_on": "2026-12-01"}
 EXPLORATORY = True  # fails calibration on placebo programs (CALIBRATION): never the headline
 _PLACEBO_CACHE: dict[tuple, np.ndarray] = {}
 _CACHE_SIZE = 256
