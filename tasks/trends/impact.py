@@ -128,8 +128,8 @@ def impact_sentence(row: Mapping, area_name: str | None = None, metric: str = "e
     power = (info.get("calibration") or {}).get("power")
     miss = (f" This method detects a 20% fall only about {round(100 * power)}% of the time, so an effect of that "
             "size could be missed." if power else "")
-    return (f"No change in {label} {where} stands out from the area's usual ups and downs ({_change(rr)}, "
-            f"{interval}; {resolution}).{miss}{after}")
+    return (f"The change in {label} {where} after the start ({_change(rr)} against the comparison areas, "
+            f"{interval}; {resolution}) does not stand out from the area's usual ups and downs.{miss}{after}")
 
 
 def impact_summary(headlines: pd.DataFrame, alpha: float = 0.05, synthetic: bool = False) -> str:

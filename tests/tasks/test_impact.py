@@ -144,9 +144,9 @@ def sentence_row(**over):
     (sentence_row(), "Drug incidents in Austin ran 20% lower against the comparison areas after the start "
                      "(95% interval 0.70 to 0.92; p = 0.034; with 28 placebo starts no p below 0.034 is possible)"),
     (sentence_row(estimate=0.95, ci_low=0.8, ci_high=1.2, p_value=0.4),
-     "No change in drug incidents in Austin stands out from the area's usual ups and downs (5% lower, 95% interval "
-     "0.80 to 1.20; p = 0.4; with 28 placebo starts no p below 0.034 is possible). This method detects a 20% fall "
-     "only about 16% of the time"),
+     "The change in drug incidents in Austin after the start (5% lower against the comparison areas, 95% interval "
+     "0.80 to 1.20; p = 0.4; with 28 placebo starts no p below 0.034 is possible) does not stand out from the "
+     "area's usual ups and downs. This method detects a 20% fall only about 16% of the time"),
     (sentence_row(ci_low=0.3, ci_high=2.5, p_value=0.5), "Cannot tell: drug incidents in Austin after the start are "
                                                           "compatible with anything from 70% lower to 150% higher"),
     (sentence_row(info={"skipped": "a citywide program has no comparison areas"}),
