@@ -62,7 +62,7 @@ class ScanDesign:
 class ScanSettings:
     """The scan's parameters (defaults: docs in /work/notes/scan_methods.md)."""
 
-    max_days: int = 30  # longest time window; capped at half the study window
+    max_days: int = 14  # longest time window; capped at half the study window
     min_days: int = 1
     permutations: int = 999
     seed: int = 12345

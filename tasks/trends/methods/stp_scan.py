@@ -34,7 +34,7 @@ class ScanConfig:
     """Everything a run needs beside the data; ``params["stp_scan"]`` overrides any field."""
 
     study_days: int = 365
-    max_days: int = 30
+    max_days: int = 14
     min_days: int = 1
     permutations: int = 999
     seed: int = 12345
@@ -151,7 +151,7 @@ METHODS = (
         kind="cluster",
         grains=("day",),
         description=("Prospective space-time permutation scan (Kulldorff 2005): emerging clusters of adjacent "
-                     "areas over the last 1-30 days against the last 365; alarm when the recurrence interval "
+                     "areas over the last 1-14 days against the last 365; alarm when the recurrence interval "
                      ">= 365 days"),
         run=run_stp_scan,
         is_alarm=is_alarm,
