@@ -1,21 +1,25 @@
 """Emerging hot spot analysis over the neighborhood x month cube (space-time Gi*, FDR, Mann-Kendall).
 
-Follows Esri's "Emerging Hot Spot Analysis": a bin's neighbours are the contiguous areas, the
-area itself and the same set in the previous time step; each bin gets a Getis-Ord Gi* z; bins are
-hot/cold after a Benjamini-Hochberg correction per time step; Mann-Kendall runs on each area's z
-series; areas are classified into new / consecutive / intensifying / persistent / diminishing /
-sporadic / oscillating / historical hot or cold spots. Definitions and choices: docs/methods.md.
+Follows Esri's "Emerging Hot Spot Analysis": a bin's neighbours are the contiguous areas (an
+island's: its nearest areas), the area itself and the same set in the previous time step; each bin
+gets a Getis-Ord Gi* z; bins are hot/cold after a Benjamini-Hochberg correction per time step;
+Mann-Kendall runs on each area's z series; areas are classified into new / consecutive /
+intensifying / persistent / diminishing / sporadic / oscillating / historical hot or cold spots.
+Definitions and choices: docs/methods.md.
 """
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 import pymannkendall as mk
-from libpysal.weights import Queen, W
+from libpysal.weights import W
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from schemas.errors import InputError
+from tasks.trends.adjacency import WeightsRule, area_weights
 from tasks.trends.detectors import complete_calendar, details_json, period_end, trend_signals_frame
 
 METHOD = "emerging_hotspot"
@@ -24,24 +28,16 @@ GI_COLUMNS = ["neighborhood_id", "period_start", "gi_z", "p_value", "p_fdr", "is
 SHARE_RULE = 0.9  # Esri's "90 percent of the time-step intervals"
 
 
-def space_time_weights(neighborhoods_gdf, id_field: str = "neighborhood_id") -> W:
-    """Return binary queen-contiguity weights among the areas, ids = ``id_field`` values (no self-links).
+def space_time_weights(neighborhoods_gdf, id_field: str = "neighborhood_id",
+                       weights: WeightsRule | Mapping | None = None) -> W:
+    """Return binary spatial weights among the areas, ids = ``id_field`` values (no self-links).
 
+    Contiguity per ``weights`` (default queen); an area with no contiguous neighbour (an island or
+    exclave) gets its k nearest areas or a distance band, both ways (``tasks.trends.adjacency``).
     The space-time neighbourhood (self + previous step) is added by ``stack_weights``.
-    Raises InputError on duplicate ids or areas without any neighbour.
+    Raises InputError on duplicate ids, ConfigError on a bad ``weights`` rule.
     """
-    if id_field not in neighborhoods_gdf.columns:
-        raise InputError("neighborhoods", f"has no column {id_field!r}", "Pass the id field of the polygons")
-    ids = neighborhoods_gdf[id_field].astype("str")
-    if ids.duplicated().any():
-        raise InputError("neighborhoods", f"duplicate {id_field} {ids[ids.duplicated()].iloc[0]!r}",
-                         "Dissolve to one polygon per area")
-    w = Queen.from_dataframe(neighborhoods_gdf.set_index(ids), use_index=True, silence_warnings=True)
-    if w.islands:
-        raise InputError("neighborhoods", f"area(s) {', '.join(map(str, w.islands))} touch no other area",
-                         "Check the polygons; Gi* needs every area to have neighbours")
-    w.transform = "B"
-    return w
+    return area_weights(neighborhoods_gdf, id_field, weights)
 
 
 def stack_weights(w: W, n_periods: int, time_lags: int = 1) -> W:
@@ -148,19 +144,22 @@ def emerging_hotspots(
     id_field: str = "neighborhood_id",
     global_window: str = "neighborhood_time_step",
     time_lags: int = 1,
+    weights: WeightsRule | Mapping | None = None,
 ) -> pd.DataFrame:
     """Return one trend_signals row per area for the whole cube: the emerging hot spot category.
 
     ``statistic``/``p_value`` are the Mann-Kendall z and p of the area's Gi* z series, ``score``
     the Gi* z of the final month, ``level`` the category ('new_hot_spot', ..., 'no_pattern').
     Areas in ``neighborhoods_gdf`` with no rows in ``cube`` are all-zero series; cube ids missing
-    from the polygons raise InputError. See ``gi_star_space_time`` for the Gi* options.
+    from the polygons raise InputError. See ``gi_star_space_time`` for the Gi* options and
+    ``space_time_weights`` for ``weights`` (islands get k nearest areas by default).
     ``permutations`` defaults to 0 (analytic normal p, as Esri): with 199 the smallest two-sided
     pseudo p is 0.01, which Benjamini-Hochberg over 77 areas accepts only when ~16 bins of a month
     reach it, so on the real narcotics cube Austin (hot in 46 of 46 months analytically) came
     out hot in 2 months and 'sporadic'. Use permutations only with >= 2 * areas / alpha draws.
     """
-    w = space_time_weights(neighborhoods_gdf, id_field)
+    w = space_time_weights(neighborhoods_gdf, id_field, weights)
+    attached = set(w.islands_attached)
     bins = gi_star_space_time(cube, w, alpha=alpha, global_window=global_window, time_lags=time_lags,
                               permutations=permutations, seed=seed)
     months = bins["period_start"].drop_duplicates().sort_values()
@@ -186,7 +185,8 @@ def emerging_hotspots(
                 "z_max": z.max(), "bins": "".join({"hot": "H", "cold": "C"}.get(b, ".") for b in labels),
                 "global_window": global_window, "time_lags": time_lags, "alpha": alpha,
                 "p_source": f"permutation_{permutations}" if permutations else "normal",
-                "fdr": "benjamini_hochberg_per_time_step",
+                "fdr": "benjamini_hochberg_per_time_step", "weights": w.rule.rule,
+                "neighbours_from": w.rule.islands if area in attached else "contiguity",
             }),
         })
     rows.sort(key=lambda r: (not r["neighborhood_id"].isdigit(), int(r["neighborhood_id"])
