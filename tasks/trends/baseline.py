@@ -41,14 +41,22 @@ class BaselineConfig:
     flat_forecast: bool = True  # predict at the trend's level at the window end (no slope extrapolation)
     reweight: bool = False  # Noufaily: zero weight for baseline outliers, refit once
     hinge_penalty: float = 1.0  # ridge on the hinge coefficients: a sparse quarter cannot send the level to 0
-    term_penalty: float = 0.01  # weak ridge on weekday and season terms: a weekday without events stays finite
+    weekday_penalty: float = 0.01  # weak ridge: a weekday without events keeps a finite coefficient
+    season_penalty: float = 0.01  # ridge on the Fourier terms: two years cannot tell season from level shifts
+    level_periods: int = 0  # re-level each period's expectation on this many periods before ``level_guard``
+    level_guard: int = 0  # periods between the re-levelling window and the period it predicts
+    level_prior: float = 10.0  # ... shrunk toward the model by this many expected events (sparse series: model)
 
 
 BASELINES = {
     # Daily: two years of history, a 14-day guard band (>= the longest outbreak the bench injects,
     # so an outbreak never leaks into its own baseline), refitted every 4 weeks.
-    "day": BaselineConfig(window=728, min_train=364, guard=14, refit_every=28, harmonics=2, day_of_week=True),
-    "week": BaselineConfig(window=104, min_train=52, guard=2, refit_every=4, harmonics=1),
+    # The level is re-estimated every day on the 28 days ending 7 days before (bench: tracking level
+    # shifts matters more than the outbreak's own first week leaking into the level after 7 days).
+    "day": BaselineConfig(window=728, min_train=364, guard=14, refit_every=28, harmonics=2, day_of_week=True,
+                          level_periods=28, level_guard=7),
+    "week": BaselineConfig(window=104, min_train=52, guard=2, refit_every=4, harmonics=1, level_periods=4,
+                           level_guard=1),
 }
 
 
@@ -134,7 +142,7 @@ def rolling_baseline(starts: pd.DatetimeIndex, Y: np.ndarray, cfg: BaselineConfi
 
     Keys: ``expected`` and ``phi`` (NaN where no fit applies), ``fit_index`` (periods,) the refit
     date index whose model predicts each period (-1 before the first fit), ``n_train`` (periods x
-    series) the observed periods in that fit.
+    series) the observed periods in that fit, ``model`` the expectation before re-levelling.
     """
     with threadpool_limits(1):  # small matrices: BLAS threads only contend on shared cores (100x slower)
         return _rolling(starts, Y, cfg)
@@ -166,18 +174,41 @@ def _rolling(starts: pd.DatetimeIndex, Y: np.ndarray, cfg: BaselineConfig) -> di
         phi[block, cols] = np.maximum(disp, 1.0)
         n_train[block, cols] = ok[enough].sum(axis=1)
         fit_index[block] = r
-    return {"expected": expected, "phi": phi, "fit_index": fit_index, "n_train": n_train}
+    out = {"expected": expected, "model": expected, "phi": phi, "fit_index": fit_index, "n_train": n_train}
+    if cfg.level_periods:
+        obs, exp = level_sums(Y, expected, cfg.level_guard, cfg.level_periods)
+        out.update(expected=expected * (obs + cfg.level_prior) / (exp + cfg.level_prior), level_obs=obs, level_exp=exp)
+    return out
+
+
+def level_sums(Y: np.ndarray, mu: np.ndarray, guard: int, periods: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return per (period, series) the observed and model-expected sums over the ``periods`` periods
+    ending ``guard`` periods before it; the re-levelling factor is (obs + prior) / (exp + prior).
+
+    The model is refitted only every few weeks behind its guard band; this ratio (the Poisson
+    estimate of a multiplicative level, shrunk toward 1 by ``prior`` expected events, so a sparse
+    series keeps the model's level) follows level shifts with a lag of ``guard`` periods only.
+    """
+    ok = np.isfinite(Y) & np.isfinite(mu)
+    cy = np.vstack([np.zeros((1, Y.shape[1])), np.cumsum(np.where(ok, Y, 0.0), axis=0)])
+    cm = np.vstack([np.zeros((1, Y.shape[1])), np.cumsum(np.where(ok, mu, 0.0), axis=0)])
+    t = np.arange(Y.shape[0])
+    hi = np.clip(t - guard, 0, None)  # window [t - guard - periods, t - guard)
+    lo = np.clip(hi - periods, 0, None)
+    return cy[hi] - cy[lo], cm[hi] - cm[lo]
 
 
 def _penalty(cfg: BaselineConfig, k: int) -> np.ndarray:
-    """Return the ridge per term: ``hinge_penalty`` on the hinges, ``term_penalty`` on weekday/season terms."""
+    """Return the ridge per term: on the hinges, the weekday dummies and the Fourier terms (0 on 1 and the line)."""
     out = np.zeros(k)
     if cfg.trend and cfg.knot_days:
         n_hinge = k - 2 - (6 if cfg.day_of_week else 0) - 2 * cfg.harmonics
         out[2:2 + n_hinge] = cfg.hinge_penalty
-    n_season = (6 if cfg.day_of_week else 0) + 2 * cfg.harmonics
-    if n_season:
-        out[k - n_season:] = cfg.term_penalty
+    n_fourier = 2 * cfg.harmonics
+    if cfg.day_of_week:
+        out[k - n_fourier - 6:k - n_fourier] = cfg.weekday_penalty
+    if n_fourier:
+        out[k - n_fourier:] = cfg.season_penalty
     return out
 
 

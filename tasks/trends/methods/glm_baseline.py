@@ -24,7 +24,7 @@ from tasks.trends.baseline import BASELINES, rolling_baseline, upper_tail
 from tasks.trends.registry import Method, TrendInputs, level_is_alarm
 from tasks.trends.series import GRAIN_FREQ, period_end, periods_per_year, public_id, trend_signals_frame, wide_series
 
-DEFAULTS = {"alarm_budget": 1.0, "fdr_q": 0.05, "cusum_ratio": 1.5, "spike_share": 0.5}
+DEFAULTS = {"alarm_budget": 1.0, "fdr_q": 0.05, "cusum_ratio": 1.5, "spike_share": 0.25}
 SPIKE_FLOOR = 2.0  # never alarm on p > 0.01, whatever the budget allows
 CUSUM_FLOOR = 1.0
 
