@@ -33,7 +33,7 @@ from bench.alarm_injections import (
     EarsScorer, GlmScorer, draw_injections, first_new_alarm, oracle_detected, oracle_real_detected,
 )
 from tasks.trends.budget import EPISODE_MAX_GAP, count_episodes
-from tasks.trends.methods.glm_baseline import DEFAULTS
+from tasks.trends.methods.glm_baseline import DEFAULTS, glm_scores
 from tasks.trends.methods.glm_pooled import sparse_regions
 from tasks.trends.regions import region_series
 from tasks.trends.registry import methods
@@ -108,12 +108,26 @@ def evaluate(wide: pd.DataFrame, hoods: pd.DataFrame, n_inj: int, seed: int, bud
             a = found[area_key]
             found[name] = np.where((a >= 0) & (reg >= 0), np.minimum(a, reg), np.maximum(a, reg))
         found["oracle_poisson"] = np.where(oracle_detected(inj, Y, budget), length - 1, -1)
-        found["oracle_real"] = np.where(oracle_real_detected(inj, Y, budget, first), length - 1, -1)
+        found["window_test_real"] = np.where(oracle_real_detected(inj, Y, budget, first), length - 1, -1)
         out["scenarios"][(length, rise)] = {"col": inj.col, "found": found}
     timings[f"injections ({len(SCENARIOS)} x {n_inj})"] = time.perf_counter() - t3
     out["timings"], out["years"] = timings, (len(wide) - first) / DAYS_PER_YEAR
     out["rates"] = areas.mean().to_numpy()
+    out["oos_split"] = pd.Timestamp("2018-01-01")
+    out["oos_rate"] = out_of_sample_rate(wide.index, Y, glm, n_area, out["oos_split"])
     return out
+
+
+def out_of_sample_rate(starts: pd.DatetimeIndex, Y: np.ndarray, glm: GlmScorer, n_area: int,
+                       split: pd.Timestamp) -> float:
+    """Return false episodes per area-year after ``split`` with thresholds calibrated only on the days before."""
+    cut = int(np.searchsorted(starts, split))
+    fit = {k: (v[:cut] if isinstance(v, np.ndarray) and len(v) == len(Y) else v) for k, v in glm.fit.items()}
+    train = glm_scores(starts[:cut], Y[:cut], "day", glm.params, fit=fit)
+    sc = glm.sc
+    alarm = ((sc["spike_gate"] & (sc["spike"] > train["spike_threshold"][None, :]))
+             | (sc["gate"] & (sc["cusum"] > train["cusum_threshold"][None, :])))[cut:, :n_area]
+    return float(count_episodes(alarm, EPISODE_MAX_GAP["day"]).sum() / (n_area * (len(Y) - cut) / DAYS_PER_YEAR))
 
 
 def _clean_window(alarm: np.ndarray, inj, cols: np.ndarray) -> np.ndarray:
@@ -130,7 +144,7 @@ def summarize(res: dict) -> tuple[list[dict], dict]:
     region_eps = {"glm_baseline+regions": clean["glm_regions"].sum(), "ears_budget+regions": clean["ears_regions"].sum()}
     rows = []
     for det in ("glm_baseline", "glm_baseline+regions", "ears_budget", "ears_budget+regions", "ears_cdc",
-                "oracle_poisson", "oracle_real"):
+                "oracle_poisson", "window_test_real"):
         base = det.split("+")[0]
         for band, _, _ in BANDS:
             if det.endswith("+regions") and band != "sparse":
@@ -195,6 +209,8 @@ def main() -> None:
     print("cluster methods in the registry: " + (", ".join(clusters) + " (not yet scored here: pooled regions only)"
                                                  if clusters else "none (pooled-region detectors only)"))
     print_table(rows)
+    print(f"out of sample: glm_baseline thresholds calibrated on {first_day:%Y-%m-%d}..{res['oos_split'] - pd.Timedelta(days=1):%Y-%m-%d} "
+          f"only give {res['oos_rate']:.2f} false episodes per area-year from {res['oos_split']:%Y-%m-%d} on")
     print("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in res["timings"].items())
           + f"; total {time.perf_counter() - started:.1f} s")
     print(" ".join(f"{k}={v:.3f}" if k != "median_delay_days" else f"{k}={v:g}" for k, v in last.items()))
