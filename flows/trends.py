@@ -20,7 +20,8 @@ from schemas.errors import InputError
 from tasks.trends.hotspots import emerging_hotspots
 from schemas.trend_results import PROGRAM_IMPACT_COLUMNS
 from tasks.trends.impact import program_impact
-from tasks.trends.detectors import ears, mann_kendall_trends
+from tasks.trends.methods.ears import ears
+from tasks.trends.methods.mann_kendall import mann_kendall_trends
 from warehouse.resource import Warehouse, redact
 from warehouse.load import init_warehouse
 from warehouse.trend_results import read_signal_keys, replace_trend_tables

@@ -20,7 +20,7 @@ from statsmodels.stats.multitest import multipletests
 
 from schemas.errors import InputError
 from tasks.trends.adjacency import WeightsRule, area_weights
-from tasks.trends.detectors import complete_calendar, details_json, period_end, trend_signals_frame
+from tasks.trends.series import complete_calendar, details_json, period_end, trend_signals_frame
 
 METHOD = "emerging_hotspot"
 GLOBAL_WINDOWS = ("neighborhood_time_step", "entire_cube")

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from schemas.errors import InputError
-from tasks.trends.detectors import details_json
+from tasks.trends.series import details_json
 from tasks.trends.impact_panel import PROGRAM_IMPACT_COLUMNS, impact_frame
 from tasks.trends.placebo import benjamini_hochberg
 from tasks.trends.registry import Method, TrendInputs, methods

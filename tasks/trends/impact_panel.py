@@ -17,7 +17,7 @@ import pandas as pd
 
 from schemas.errors import InputError
 from schemas.trend_results import PROGRAM_IMPACT_COLUMNS
-from tasks.trends.detectors import details_json
+from tasks.trends.series import details_json
 from tasks.trends.registry import TrendInputs
 
 FREQ = {"month": "MS", "week": "W-MON"}

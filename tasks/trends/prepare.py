@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
-from tasks.trends.detectors import SERIES_COLUMNS, complete_calendar, details_json, period_end, trend_signals_frame
+from tasks.trends.series import SERIES_COLUMNS, complete_calendar, details_json, period_end, trend_signals_frame
 from warehouse.reads import Span
 
 # Series grains and their pandas frequencies (weeks start on Monday, as date_trunc('week')).

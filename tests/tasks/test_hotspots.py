@@ -20,7 +20,7 @@ from tasks.trends.hotspots import (
     space_time_weights,
     stack_weights,
 )
-from tasks.trends.detectors import TREND_SIGNAL_COLUMNS
+from schemas.trend_results import TREND_SIGNAL_COLUMNS
 
 # 3 x 3 rook lattice, written out by hand:  a b c / d e f / g h i
 ROOK_3X3 = {

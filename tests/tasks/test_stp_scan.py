@@ -14,7 +14,7 @@ from scipy import stats
 from shapely.geometry import box
 
 from schemas.errors import ConfigError, InputError
-from tasks.trends.detectors import TREND_SIGNAL_COLUMNS
+from schemas.trend_results import TREND_SIGNAL_COLUMNS
 from tasks.trends.methods.stp_scan import ScanConfig, daily_matrix, run_stp_scan
 from tasks.trends.registry import TrendInputs, alarm_mask, method
 from tasks.trends.scan import (

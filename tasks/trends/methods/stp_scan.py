@@ -21,7 +21,7 @@ import pandas as pd
 from shapely import from_wkt
 
 from schemas.errors import ConfigError, InputError
-from tasks.trends.detectors import details_json, trend_signals_frame
+from tasks.trends.series import details_json, trend_signals_frame
 from tasks.trends.registry import Method, TrendInputs
 from tasks.trends.scan import ScanSettings, polygon_design, scan_clusters
 

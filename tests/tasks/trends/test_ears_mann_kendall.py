@@ -1,4 +1,4 @@
-"""Tests for tasks.trends.detectors: EARS C1/C2/C3 arithmetic, the sd floor, Mann-Kendall against pymannkendall."""
+"""Tests for the EARS and Mann-Kendall methods: EARS C1/C2/C3 arithmetic, the sd floor, Mann-Kendall against pymannkendall."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,9 @@ import pymannkendall as mk
 import pytest
 
 from schemas.errors import InputError
-from tasks.trends.detectors import TREND_SIGNAL_COLUMNS, complete_calendar, ears, mann_kendall_trends
+from tasks.trends.methods.ears import ears
+from tasks.trends.methods.mann_kendall import mann_kendall_trends
+from tasks.trends.series import TREND_SIGNAL_COLUMNS, complete_calendar
 
 DAY0 = pd.Timestamp("2018-01-01")
 SHORT = [3, 5, 4, 6, 2, 5, 3, 4, 7, 5, 6, 4, 12, 9, 15]  # 15 days, a spike at the end
