@@ -14,7 +14,9 @@ from typing import Any
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.city_config import CityConfig, parse_city_config
 from schemas.errors import ConfigError
+from tasks.sources.catalog import SOURCE_MODELS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,10 +72,23 @@ class Settings(BaseSettings):
         return self.work_dir / "reports"
 
     @cached_property
-    def city(self) -> dict[str, Any]:
-        """The city config (TOML) as a dict; paths inside it are relative to data_dir."""
-        with open(self.city_config, "rb") as fh:
-            return tomllib.load(fh)
+    def city(self) -> CityConfig:
+        """The city config, read once and validated (one ConfigError line naming the table and key)."""
+        try:
+            with open(self.city_config, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(self.city_config, "city config file not found",
+                              "Set PULSE_CITY_CONFIG to a file in config/ (e.g. config/chicago.toml)") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(self.city_config, f"is not valid TOML ({exc})", "Fix the syntax at that line") from None
+        return parse_city_config(data, Path(self.city_config), SOURCE_MODELS)
+
+    def override_source(self, slug: str, **changes: Any) -> None:
+        """Change keys of ``[sources.<slug>]`` for this Settings object (validated like the file)."""
+        cfg = self.city.source(slug)
+        updated = type(cfg).model_validate({**cfg.model_dump(exclude_unset=True), **changes})
+        self.__dict__["city"] = self.city.model_copy(update={"sources": {**self.city.sources, slug: updated}})
 
     def data_path(self, relative: str) -> Path:
         """Return a configured input path; it must stay inside the data directory."""

@@ -60,7 +60,10 @@ class NeighborhoodsTable(ConfigModel):
     label_plural: str | None = Field(None, description="Plural of label (default: label + 's').")
     file: str = Field(description="Boundary file (any format geopandas reads), relative to the data dir.")
     id_field: str = Field(description="Field of the boundary file holding the area id.")
-    name_field: str = Field(description="Field holding the area name (kept as the file spells it).")
+    name_field: str = Field(description="Field holding the area name.")
+    name_case: Literal["as_is", "title"] = Field(
+        "as_is", description="'as_is' keeps names as the boundary file spells them; 'title' title-cases a file "
+                             "that writes them in capitals (e.g. AUSTIN -> Austin).")
     crs: str = Field("EPSG:4326", description="CRS of the boundary file when it declares none.")
     population_file: str | None = Field(None, description="Optional CSV of population per area; without "
                                                           "it, rates are NULL and the report says why.")
