@@ -1,26 +1,35 @@
-"""Generic mapped incident adapter: a city's CSV or Socrata export -> canonical incidents.
+"""Generic mapped incident adapter: a city's CSV export -> canonical incident (offense) rows.
 
 Everything city-specific comes from a mapping (the ``[sources.<slug>]`` table of a city
-config), so a new city is configuration, not code. The Chicago adapter uses the same core
-with Chicago's mapping and quirks.
+config, typed by ``tasks/sources/mapped_config.py``), so a new city is configuration, not code.
+The Chicago adapter uses the same core with Chicago's mapping.
+
+``standardize_incidents`` returns one row per input row (for offense-row feeds: one row per
+offense, with ``offense_count``); ``tasks/sources/incident_grain.py`` collapses them into
+incidents for a whole batch.
 """
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from schemas.base import PANDAS_DTYPES
-from schemas.iucr_codes import NIBRS_BY_CATEGORY
-from schemas.incidents import INCIDENTS, OFFENSE_CATEGORIES
-from schemas.errors import ConfigError
-from tasks.sources.csv_reader import check_columns, iter_csv_batches, read_header
+from schemas.errors import InputError
+from schemas.incidents import INCIDENTS, OFFENSE_COUNT
+from tasks.sources.incident_grain import COUNTER_MARK
+from tasks.sources.csv_reader import check_columns, detect_encoding, iter_csv_batches, read_header
+from tasks.sources.mapped_values import (
+    FlagRule, OffenseRules, Selector, blank_placeholders, classify_offenses, hashed_key, joined_text, nibrs_codes,
+    parse_flag, parse_timestamps, text, to_float,
+)
+
+__all__ = ["IncidentMapping", "Layout", "DerivedKey", "parse_timestamps", "read_raw_csv", "standardize_incidents"]
 
 # Canonical columns a mapping may fill from source columns (text values, stripped).
 TEXT_FIELDS = (
@@ -28,23 +37,43 @@ TEXT_FIELDS = (
     "block", "beat", "district", "ward", "source_area_id",
 )
 RAW_COLUMNS = ("raw_occurred_at", "raw_latitude", "raw_longitude", "raw_updated_at")
-TRUE_VALUES = {"true", "t", "y", "yes", "1"}
-FALSE_VALUES = {"false", "f", "n", "no", "0"}
+FLAG_FIELDS = ("is_arrest", "is_domestic", "is_shooting")
+LAYOUT_META = b"pulse.layout"
+
+
+@dataclass(frozen=True)
+class DerivedKey:
+    fields: tuple[str, ...]
+    prefix: str = ""
+    occurrence_counter: bool = False
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One header layout: chosen when the header has ``when_columns``; ``rename`` maps its aliases."""
+
+    name: str
+    when_columns: tuple[str, ...]
+    rename: Mapping[str, str] = field(default_factory=dict)
+    key_columns: tuple[str, ...] | None = None
+    derived_key: DerivedKey | None = None
 
 
 @dataclass(frozen=True)
 class IncidentMapping:
-    """How one source's columns map to canonical incidents."""
+    """How one source's columns map to canonical incidents (resolved from the typed config)."""
 
-    id_column: str
+    id_column: str | None
     occurred_at: str
-    columns: Mapping[str, str] = field(default_factory=dict)  # canonical -> source column
+    columns: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)  # canonical -> source column(s)
     timestamp_formats: tuple[str, ...] = ("ISO8601",)
     source_timezone: str = "America/Chicago"
     city_timezone: str = "America/Chicago"
     updated_at: str | None = None
-    is_arrest: str | None = None
-    is_domestic: str | None = None
+    reported_at: str | None = None
+    is_arrest: str | FlagRule | None = None
+    is_domestic: str | FlagRule | None = None
+    is_shooting: str | FlagRule | None = None
     latitude: str | None = None
     longitude: str | None = None
     x: str | None = None
@@ -52,173 +81,183 @@ class IncidentMapping:
     offense_code_column: str | None = None
     strip_leading_zeros: bool = True
     category_by_code: Mapping[str, str] = field(default_factory=dict)
+    # Real-feed mechanics (issue 10); the defaults keep Chicago's behaviour.
+    key_columns: tuple[str, ...] = ()  # composite key; () = (id_column,)
+    derived_key: DerivedKey | None = None
+    formats_by_field: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    offense_rules: OffenseRules | None = None
+    group_column: str | None = None
+    description_column: str | None = None
+    placeholders: Mapping[str, tuple] = field(default_factory=lambda: {"x_coordinate": (0,), "y_coordinate": (0,)})
+    count_column: str | None = None
+    layouts: tuple[Layout, ...] = ()
+    encodings: tuple[str, ...] = ("utf-8",)
+    name: str = "default"
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.key_columns or ((self.id_column,) if self.id_column else ())
 
     @property
     def required_columns(self) -> list[str]:
-        cols = [self.id_column, self.occurred_at]
-        cols += [c for c in (self.offense_code_column, self.latitude, self.longitude) if c]
+        cols = [] if self.derived_key else list(self.keys)
+        cols += [self.occurred_at] + [c for c in (self.offense_code_column, self.latitude, self.longitude) if c]
         return list(dict.fromkeys(cols))
 
+    def for_header(self, header: list[str]) -> "IncidentMapping":
+        """Return the mapping for a file with this header: the first matching layout applied, or self."""
+        for lay in self.layouts:
+            if all(c in header for c in lay.when_columns):
+                keys = lay.key_columns or (() if lay.derived_key else self.keys)
+                return replace(self, layouts=(lay,), name=lay.name, key_columns=tuple(keys),
+                               id_column=keys[0] if keys else None,
+                               derived_key=lay.derived_key or (None if keys else self.derived_key))
+        return replace(self, layouts=())
+
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], city_timezone: str) -> "IncidentMapping":
-        """Build a mapping from a ``[sources.<slug>]`` config table (see README: new city)."""
-        try:
-            cols = dict(cfg["columns"])
-            ts = cfg.get("timestamps", {})
-            coords = cfg.get("coordinates", {})
-            off = cfg.get("offenses", {})
-            strip = bool(off.get("strip_leading_zeros", True))
-            by_code: dict[str, str] = {}
-            for category in OFFENSE_CATEGORIES:
-                for code in off.get(category, []):
-                    key = str(code).strip().upper()
-                    by_code[key.lstrip("0") if strip else key] = category
-            unknown = set(off) - set(OFFENSE_CATEGORIES) - {"code_column", "strip_leading_zeros"}
-            if unknown:
-                raise ConfigError("city config [offenses]", f"unknown keys {sorted(unknown)}",
-                                  f"Use only {', '.join(OFFENSE_CATEGORIES)}, code_column, strip_leading_zeros")
-            occurred_at = cols.pop("occurred_at")
-            updated_at = cols.pop("updated_at", None)
-            is_arrest, is_domestic = cols.pop("is_arrest", None), cols.pop("is_domestic", None)
-            stray = sorted(set(cols) - set(TEXT_FIELDS))
-            if stray:
-                raise ConfigError("city config [columns]", f"unknown canonical column(s) {stray}",
-                                  f"Map only occurred_at, updated_at, is_arrest, is_domestic, {', '.join(TEXT_FIELDS)}")
-            return cls(
-                id_column=cfg["id_column"],
-                occurred_at=occurred_at,
-                updated_at=updated_at,
-                is_arrest=is_arrest,
-                is_domestic=is_domestic,
-                columns=cols,
-                timestamp_formats=tuple(ts.get("formats", ["ISO8601"])),
-                source_timezone=ts.get("timezone", city_timezone),
-                city_timezone=city_timezone,
-                latitude=coords.get("latitude"),
-                longitude=coords.get("longitude"),
-                x=coords.get("x"),
-                y=coords.get("y"),
-                offense_code_column=off.get("code_column"),
-                strip_leading_zeros=strip,
-                category_by_code=by_code,
-            )
-        except KeyError as exc:
-            raise ConfigError("city config", f"source mapping lacks key {exc}", "See README: onboarding a new city") from None
+    def from_config(cls, cfg: Mapping[str, Any], city_timezone: str, *, file: str | None = None,
+                    slug: str = "<slug>") -> "IncidentMapping":
+        """Build a mapping from a ``[sources.<slug>]`` table (one ConfigError line when it is wrong)."""
+        from tasks.sources.incident_adapters import mapping_from_config
+        from tasks.sources.mapped_config import parse_mapped_source
+
+        return mapping_from_config(parse_mapped_source(dict(cfg), file=file, slug=slug), city_timezone)
 
 
-def parse_timestamps(values: pd.Series, formats: tuple[str, ...], source_tz: str, city_tz: str) -> pd.Series:
-    """Return naive local (city time zone) timestamps; unparseable values become NaT."""
-    text = values.astype("str").str.strip()
-    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
-    todo = text.notna() & (text != "")
-    for fmt in formats:
-        if not todo.any():
-            break
-        # Values with an explicit offset ('Z', '+02:00') are instants; the rest are wall-clock times
-        # in the source's zone. pandas refuses to parse the two kinds together, so split them.
-        aware = todo & text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True, na=False)
-        for part in (aware, todo & ~aware):
-            if not part.any():
-                continue
-            if part is aware:
-                parsed = pd.to_datetime(text[part], errors="coerce", utc=True, format=fmt)
-                parsed = parsed.dt.tz_convert(city_tz).dt.tz_localize(None)
-            else:
-                parsed = pd.to_datetime(text[part], errors="coerce", format=fmt)
-                if source_tz != city_tz:
-                    parsed = parsed.dt.tz_localize(source_tz, ambiguous="NaT", nonexistent="NaT") \
-                        .dt.tz_convert(city_tz).dt.tz_localize(None)
-            ok = parsed.notna()
-            out.loc[ok[ok].index] = parsed[ok].astype("datetime64[us]")
-        todo = todo & ~out.notna()
-    return out
+def choose_layout(mapping: IncidentMapping, header: list[str]) -> tuple[IncidentMapping, dict[str, str]]:
+    """Return the mapping for this header and the renames (header alias -> mapped name) to apply."""
+    m = mapping.for_header(header)
+    rename = dict(m.layouts[0].rename) if m.layouts else {}
+    return m, rename
 
 
-def parse_bool(values: pd.Series) -> pd.Series:
-    """Return a nullable boolean from true/false-like text."""
-    text = values.astype("str").str.strip().str.lower()
-    out = pd.Series(pd.NA, index=values.index, dtype="boolean")
-    out[text.isin(TRUE_VALUES)] = True
-    out[text.isin(FALSE_VALUES)] = False
-    return out
+def _series(raw: pd.DataFrame, name: str | None) -> pd.Series:
+    if name and name in raw.columns:
+        return raw[name]
+    return pd.Series([None] * len(raw), index=raw.index, dtype="str")
 
 
-def _text(values: pd.Series) -> pd.Series:
-    s = values.astype("str").str.strip()
-    return s.where(s != "", None).astype("str")
+def _field_text(raw: pd.DataFrame, source: str | tuple[str, ...] | None) -> pd.Series:
+    if isinstance(source, tuple):
+        return joined_text(raw, source, raw.index)
+    return text(_series(raw, source))
 
 
-def to_float(values: pd.Series) -> pd.Series:
-    """Return numbers parsed from text; unparseable text becomes NaN (the raw text is kept elsewhere)."""
-    try:  # fast path: Arrow's cast when every value is numeric text
-        arr = pa.array(values.array) if not isinstance(values.array, np.ndarray) else pa.array(values, from_pandas=True)
-        return pd.Series(pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False), index=values.index, dtype="float64")
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        return pd.to_numeric(values, errors="coerce").astype("float64")
+def _flag_rule(value: str | FlagRule | None) -> FlagRule | None:
+    return FlagRule(column=value) if isinstance(value, str) else value
 
 
-def classify_offenses(codes: pd.Series, category_by_code: Mapping[str, str], strip_zeros: bool) -> pd.Series:
-    norm = codes.astype("str").str.strip().str.upper()
-    if strip_zeros:
-        norm = norm.str.lstrip("0")
-    return norm.map(category_by_code).fillna("non_drug").astype("str")
+def _incident_ids(raw: pd.DataFrame, out: pd.DataFrame, m: IncidentMapping) -> pd.Series:
+    if m.derived_key:
+        ids = hashed_key([out[f] for f in m.derived_key.fields], m.derived_key.prefix, raw.index)
+        # The occurrence number needs the whole file: the batch step (incident_grain) completes it.
+        return ids + COUNTER_MARK if m.derived_key.occurrence_counter else ids
+    keys = m.keys
+    if len(keys) == 1:
+        return text(_series(raw, keys[0]))
+    parts = [text(_series(raw, k)) for k in keys]
+    joined = parts[0].str.cat(parts[1:], sep="|")
+    # NOTE: a composite key with any part empty is no key: the row fails the not-null check.
+    return joined.where(pd.concat(parts, axis=1).notna().all(axis=1), None).astype("str")
+
+
+def _formats(m: IncidentMapping, name: str) -> tuple[str, ...]:
+    return tuple(m.formats_by_field.get(name, m.timestamp_formats))
 
 
 def standardize_incidents(raw: pd.DataFrame, mapping: IncidentMapping) -> pd.DataFrame:
-    """Return canonical incidents (one row per input row, same index) plus ``raw_`` columns.
+    """Return canonical incident rows (one per input row, same index) plus ``raw_`` columns.
 
-    The ``raw_`` columns keep the source text of reinterpreted fields so validation can
-    quarantine a row with the value it actually had; the loader drops them.
+    The file's layout is chosen from ``raw``'s columns. Offense-row feeds also get
+    ``offense_count`` (+1, or the count column's value). The ``raw_`` columns keep the source
+    text of reinterpreted fields so validation can quarantine a row with the value it actually
+    had; the loader drops them. Placeholders become missing before anything else reads them.
     """
-    n = len(raw)
-
-    def col(name: str | None) -> pd.Series:
-        if name and name in raw.columns:
-            return raw[name]
-        return pd.Series([None] * n, index=raw.index, dtype="str")
-
+    m, rename = choose_layout(mapping, list(raw.columns))
+    if rename:
+        raw = raw.rename(columns=rename)
+    col, tz = (lambda name: _series(raw, name)), (m.source_timezone, m.city_timezone)
+    ph = m.placeholders
     out = pd.DataFrame(index=raw.index)
-    out["incident_id"] = _text(col(mapping.id_column))
     for canon in TEXT_FIELDS:
-        out[canon] = _text(col(mapping.columns.get(canon)))
+        out[canon] = blank_placeholders(_field_text(raw, m.columns.get(canon)), ph.get(canon, ()))
     out["source_area_id"] = out["source_area_id"].str.replace(r"\.0$", "", regex=True)
-    occurred = col(mapping.occurred_at)
-    out["occurred_at"] = parse_timestamps(occurred, mapping.timestamp_formats, mapping.source_timezone, mapping.city_timezone)
-    updated = col(mapping.updated_at)
-    out["updated_at"] = parse_timestamps(updated, mapping.timestamp_formats, mapping.source_timezone, mapping.city_timezone)
-    code_col = mapping.columns.get("iucr") or mapping.offense_code_column
-    category = classify_offenses(col(mapping.offense_code_column or code_col), mapping.category_by_code,
-                                 mapping.strip_leading_zeros)
+    occurred, updated, reported = col(m.occurred_at), col(m.updated_at), col(m.reported_at)
+    out["occurred_at"] = blank_placeholders(parse_timestamps(occurred, _formats(m, "occurred_at"), *tz),
+                                            ph.get("occurred_at", ()))
+    out["updated_at"] = blank_placeholders(parse_timestamps(updated, _formats(m, "updated_at"), *tz),
+                                           ph.get("updated_at", ()))
+    out["reported_at"] = blank_placeholders(parse_timestamps(reported, _formats(m, "reported_at"), *tz),
+                                            ph.get("reported_at", ()))
+    out["incident_id"] = _incident_ids(raw, out, m)
+    code_col = m.offense_code_column or m.columns.get("iucr")
+    category = classify_offenses(
+        col(code_col if isinstance(code_col, str) else None), m.category_by_code, m.strip_leading_zeros,
+        m.offense_rules, col(m.group_column or _single(m.columns.get("primary_type"))),
+        col(m.description_column or _single(m.columns.get("description"))))
     out["offense_category"] = category
     out["is_drug_offense"] = (category != "non_drug").astype("boolean")
-    out["nibrs_code"] = category.map(NIBRS_BY_CATEGORY).astype("str")
-    out["is_arrest"] = parse_bool(col(mapping.is_arrest))
-    out["is_domestic"] = parse_bool(col(mapping.is_domestic))
-    lat_raw, lon_raw = _text(col(mapping.latitude)), _text(col(mapping.longitude))
-    out["latitude"] = to_float(lat_raw)
-    out["longitude"] = to_float(lon_raw)
-    out["x_coordinate"] = to_float(_text(col(mapping.x)))
-    out["y_coordinate"] = to_float(_text(col(mapping.y)))
-    # NOTE: Chicago publishes 0/0-like placeholders as empty; an x/y of 0 is never a real point.
-    for c in ("x_coordinate", "y_coordinate"):
-        out.loc[out[c] == 0, c] = np.nan
-    out["neighborhood_id"] = pd.Series([None] * n, index=raw.index, dtype="str")
-    out["geocode_method"] = pd.Series(["none"] * n, index=raw.index, dtype="str")
-    out["geocode_precision"] = pd.Series(["none"] * n, index=raw.index, dtype="str")
+    out["nibrs_code"] = nibrs_codes(category)
+    for flag in FLAG_FIELDS:
+        rule = _flag_rule(getattr(m, flag))
+        out[flag] = parse_flag(col(rule.column) if rule else None, rule, raw.index)
+    lat_raw, lon_raw = text(col(m.latitude)), text(col(m.longitude))
+    _points(out, lat_raw, lon_raw, text(col(m.x)), text(col(m.y)), ph)
+    out["neighborhood_id"] = pd.Series([None] * len(raw), index=raw.index, dtype="str")
+    out["geocode_method"] = pd.Series(["none"] * len(raw), index=raw.index, dtype="str")
+    out["geocode_precision"] = pd.Series(["none"] * len(raw), index=raw.index, dtype="str")
     out["snap_distance_m"] = np.nan
+    out["n_offenses"] = pd.Series(1, index=raw.index, dtype="Int64")
+    out["is_reversed"] = pd.Series(False, index=raw.index, dtype="boolean")
     canon = out[INCIDENTS.column_names]
     for c in INCIDENTS.columns:
         if str(canon[c.name].dtype) != PANDAS_DTYPES[c.type]:
             canon[c.name] = canon[c.name].astype(PANDAS_DTYPES[c.type])
     canon = canon.copy()
-    canon["raw_occurred_at"] = _text(occurred)
+    canon[OFFENSE_COUNT] = _counts(col(m.count_column)) if m.count_column else \
+        pd.Series(1, index=raw.index, dtype="Int64")
+    canon["raw_occurred_at"] = text(occurred)
     canon["raw_latitude"] = lat_raw
     canon["raw_longitude"] = lon_raw
-    canon["raw_updated_at"] = _text(updated)
+    canon["raw_updated_at"] = text(updated)
     return canon
 
 
+def _single(source: str | tuple[str, ...] | None) -> str | None:
+    return source if isinstance(source, str) else None
+
+
+def _counts(values: pd.Series) -> pd.Series:
+    """Return the count column as integers; an empty or unreadable count is +1 (one offense)."""
+    num = to_float(text(values))
+    return pd.Series(np.where(np.isfinite(num), num, 1.0), index=values.index).round().astype("Int64")
+
+
+def _points(out: pd.DataFrame, lat_raw: pd.Series, lon_raw: pd.Series, x_raw: pd.Series, y_raw: pd.Series,
+            ph: Mapping[str, tuple]) -> None:
+    """Fill latitude/longitude/x/y; a placeholder in either coordinate blanks the whole pair."""
+    for a, b, ra, rb in (("latitude", "longitude", lat_raw, lon_raw), ("x_coordinate", "y_coordinate", x_raw, y_raw)):
+        va, vb = to_float(ra), to_float(rb)
+        pa_, pb_ = blank_placeholders(va, ph.get(a, ())), blank_placeholders(vb, ph.get(b, ()))
+        hit = (pa_.isna() & va.notna()) | (pb_.isna() & vb.notna())
+        out[a], out[b] = pa_.mask(hit), pb_.mask(hit)
+
+
 def read_raw_csv(path: Path, *, mapping: IncidentMapping) -> Iterator[pa.RecordBatch]:
-    """Yield the file's rows as Arrow batches of strings after checking required columns."""
-    check_columns(path, read_header(path), mapping.required_columns)
-    yield from iter_csv_batches(path)
+    """Yield the file's rows as Arrow batches of strings, as in the source, after checking the columns.
+
+    The file's encoding is detected among ``mapping.encodings`` (a UTF-8 BOM is dropped) and
+    the layout chosen from its header; both are recorded in each batch's schema metadata
+    (``pulse.encoding``, ``pulse.bom``, ``pulse.layout``) so the landing manifest can keep them.
+    """
+    enc = detect_encoding(path, mapping.encodings)
+    header = read_header(path, encoding=enc.codec)
+    m, rename = choose_layout(mapping, header)
+    if mapping.layouts and not m.layouts and not all(c in header for c in m.required_columns):
+        names = ", ".join(f"{lay.name} ({', '.join(lay.when_columns)})" for lay in mapping.layouts)
+        raise InputError(path, "header matches no configured layout", f"Layouts known: {names}; add a [[layouts]] "
+                                                                      "entry for this header")
+    check_columns(path, [rename.get(h, h) for h in header], m.required_columns)
+    meta = {**enc.metadata, LAYOUT_META: m.name.encode()}
+    for batch in iter_csv_batches(path, encoding=enc.codec):
+        yield batch.replace_schema_metadata({**(batch.schema.metadata or {}), **meta})
