@@ -22,7 +22,7 @@ from tasks.sources.adapter import Adapter
 from tasks.sources.incident_grain import IncidentFrames, IncidentGrain, to_incidents
 from tasks.sources.mapped import DerivedKey, IncidentMapping, Layout, read_raw_csv, standardize_incidents
 from tasks.sources.mapped_config import (
-    DRUG_CATEGORIES, DerivedKeyConfig, MappedSourceConfig, OffenseSelector, parse_mapped_source,
+    DEFAULT_PRECEDENCE, DRUG_CATEGORIES, DerivedKeyConfig, MappedSourceConfig, OffenseSelector, parse_mapped_source,
 )
 from tasks.sources.mapped_values import FlagRule, OffenseRules, Selector
 
@@ -81,7 +81,7 @@ def mapping_from_config(cfg: MappedSourceConfig, city_timezone: str) -> Incident
     off, ts, xy = cfg.offenses, cfg.timestamps, cfg.coordinates
     by_code: dict[str, str] = {}
     selectors: list[tuple[str, Selector]] = []
-    for category in off.precedence + [c for c in DRUG_CATEGORIES if c not in off.precedence]:
+    for category in off.match_order + [c for c in DRUG_CATEGORIES if c not in off.match_order]:
         rule = getattr(off, category)
         if isinstance(rule, list):  # plain code lists keep the fast code -> category map
             for code in rule:
@@ -121,7 +121,7 @@ def grain_from_config(cfg: MappedSourceConfig) -> IncidentGrain:
     rows = cfg.offense_rows
     return IncidentGrain(offense_rows=rows is not None, occurrence_counter=counter,
                          pick=rows.pick if rows else "drug_first", code_order=rows.code_order if rows else "numeric",
-                         precedence=tuple(cfg.offenses.precedence))
+                         precedence=tuple(rows.category_order) if rows else DEFAULT_PRECEDENCE)
 
 
 def mapped_adapter(config: MappedSourceConfig, *, slug: str, city_timezone: str) -> IncidentFeedAdapter:

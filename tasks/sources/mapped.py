@@ -22,6 +22,7 @@ import pyarrow as pa
 from schemas.base import PANDAS_DTYPES
 from schemas.errors import InputError
 from schemas.incidents import INCIDENTS, OFFENSE_COUNT
+from tasks.sources.adapter import QUARANTINE_REASON
 from tasks.sources.incident_grain import COUNTER_MARK
 from tasks.sources.csv_reader import check_columns, detect_encoding, iter_csv_batches, read_header
 from tasks.sources.mapped_values import (
@@ -183,8 +184,8 @@ def standardize_incidents(raw: pd.DataFrame, mapping: IncidentMapping) -> pd.Dat
         out[canon] = blank_placeholders(_field_text(raw, m.columns.get(canon)), ph.get(canon, ()))
     out["source_area_id"] = out["source_area_id"].str.replace(r"\.0$", "", regex=True)
     occurred, updated, reported = col(m.occurred_at), col(m.updated_at), col(m.reported_at)
-    out["occurred_at"] = blank_placeholders(parse_timestamps(occurred, _formats(m, "occurred_at"), *tz),
-                                            ph.get("occurred_at", ()))
+    occurred_parsed = parse_timestamps(occurred, _formats(m, "occurred_at"), *tz)
+    out["occurred_at"] = blank_placeholders(occurred_parsed, ph.get("occurred_at", ()))
     out["updated_at"] = blank_placeholders(parse_timestamps(updated, _formats(m, "updated_at"), *tz),
                                            ph.get("updated_at", ()))
     out["reported_at"] = blank_placeholders(parse_timestamps(reported, _formats(m, "reported_at"), *tz),
@@ -220,6 +221,10 @@ def standardize_incidents(raw: pd.DataFrame, mapping: IncidentMapping) -> pd.Dat
     canon["raw_latitude"] = lat_raw
     canon["raw_longitude"] = lon_raw
     canon["raw_updated_at"] = text(updated)
+    placeholder_date = occurred_parsed.notna() & canon["occurred_at"].isna()
+    if placeholder_date.any():
+        canon[QUARANTINE_REASON] = pd.Series(None, index=raw.index, dtype="str").mask(
+            placeholder_date, "occurred_at is a declared placeholder date (no date in the source)")
     return canon
 
 

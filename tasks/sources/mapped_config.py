@@ -64,12 +64,12 @@ class ColumnsConfig(Strict):
     primary_type: str | list[str] | None = Field(default=None, description="Offense group or primary type.")
     description: str | list[str] | None = Field(default=None, description="Offense description.")
     fbi_code: str | list[str] | None = Field(default=None, description="FBI / UCR code, if separate.")
-    location_description: str | list[str] | None = Field(default=None, description="Kind of place.")
+    location_description: str | list[str] | None = Field(default=None, description="Kind of place (street, residence, ...).")
     block: str | list[str] | None = Field(default=None, description="Street or block address; a list joins "
                                                                     "number and street.")
-    beat: str | list[str] | None = Field(default=None, description="Police beat.")
-    district: str | list[str] | None = Field(default=None, description="Police district.")
-    ward: str | list[str] | None = Field(default=None, description="Ward.")
+    beat: str | list[str] | None = Field(default=None, description="Police beat (patrol area).")
+    district: str | list[str] | None = Field(default=None, description="Police district (precinct).")
+    ward: str | list[str] | None = Field(default=None, description="Ward (city council district).")
     source_area_id: str | list[str] | None = Field(default=None, description=(
         "The source's own neighborhood id; used when a row has no point and to measure geocoding agreement."))
     is_arrest: Flag | None = Field(default=None, description="Arrest flag: a column of true/false-like text, or "
@@ -134,8 +134,9 @@ class OffensesConfig(Strict):
     paraphernalia: list[str] | OffenseSelector | None = Field(default=None, description="Equipment (NIBRS 35B).")
     other_drug: list[str] | OffenseSelector | None = Field(default=None, description="Other drug offenses; drug "
                                                                                     "rows no category matches land here.")
-    precedence: list[DrugCategory] = Field(default=list(DEFAULT_PRECEDENCE), description=(
-        "Order categories are tried in when several match a row, and the pick order for the incident row."))
+    match_order: list[DrugCategory] = Field(default=list(DEFAULT_PRECEDENCE), description=(
+        "Order the category rules are tried in; a row takes the first that matches (a code list is exact, so "
+        "put broad patterns last)."))
 
 
 class DerivedKeyConfig(Strict):
@@ -172,6 +173,8 @@ class OffenseRowsConfig(Strict):
     pick: Literal["drug_first", "code_order"] = Field(default="drug_first", description=(
         "Offense named on the incident row: 'drug_first' = any active drug offense (by precedence) before "
         "others, then code order; 'code_order' = code order only."))
+    category_order: list[DrugCategory] = Field(default=list(DEFAULT_PRECEDENCE), description=(
+        "Pick order of drug categories for the incident row, most serious first."))
     code_order: Literal["numeric", "none"] = Field(default="numeric", description=(
         "Seriousness among equals: 'numeric' = lowest code number first (UCR hierarchy order in UCR-based "
         "codes); 'none' = code text order."))

@@ -51,7 +51,11 @@ def joined_text(frame: pd.DataFrame, columns: Sequence[str], index: pd.Index) ->
         return pd.Series([None] * len(index), index=index, dtype="str")
     if len(parts) == 1:
         return from_arrow(parts[0], index)
-    joined = pc.binary_join_element_wise(*parts, " ", null_handling="skip")
+    # NOTE: pyarrow 26's null_handling="skip" drops rows whose inputs are all null (the result is
+    # shorter than the inputs), so empty parts are joined as "" and the spaces trimmed instead.
+    sep = pa.scalar(" ", parts[0].type)
+    joined = pc.binary_join_element_wise(*[pc.fill_null(p, pa.scalar("", p.type)) for p in parts], sep)
+    joined = pc.utf8_trim_whitespace(pc.replace_substring_regex(joined, r"\s{2,}", " "))
     return from_arrow(pc.if_else(pc.equal(joined, ""), pa.scalar(None, joined.type), joined), index)
 
 
