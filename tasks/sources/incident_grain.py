@@ -87,24 +87,43 @@ def offense_rank(category: pd.Series, codes: pd.Series, grain: IncidentGrain) ->
     return (slot * CODE_SPAN + num.astype("int64")).astype("Int64")
 
 
+def _codes(values: pd.Series) -> np.ndarray:
+    """Return integer codes that sort like the values (missing values last)."""
+    codes, uniques = pd.factorize(values, sort=True)
+    return np.where(codes < 0, len(uniques), codes).astype("int64")
+
+
+def _firsts(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Return the positions (in ``order``) that start a new key: the first row of each group."""
+    k = keys[order]
+    return order[np.r_[True, k[1:] != k[:-1]]] if len(k) else order
+
+
 def offense_rows(rows: pd.DataFrame, grain: IncidentGrain) -> pd.DataFrame:
     """Return the INCIDENT_OFFENSES frame for offense-grain rows (same order, one row each)."""
-    pos = np.arange(len(rows))
+    n = len(rows)
+    r = rows.reset_index(drop=True)
     o = pd.DataFrame({
-        "incident_id": rows["incident_id"].to_numpy(), "reported_at": rows["reported_at"].to_numpy(),
-        "offense_count": rows[OFFENSE_COUNT].astype("Int64").to_numpy(), "offense_code": rows["iucr"].to_numpy(),
-        "offense_group": rows["primary_type"].to_numpy(), "description": rows["description"].to_numpy(),
-        "offense_category": rows["offense_category"].to_numpy(),
-        "is_drug_offense": rows["is_drug_offense"].to_numpy(), "nibrs_code": rows["nibrs_code"].to_numpy(),
-        "_pos": pos})
-    o = o.astype({"offense_code": "str", "offense_group": "str", "description": "str", "incident_id": "str"})
+        "incident_id": r["incident_id"].astype("str"), "reported_at": r["reported_at"],
+        "offense_count": r[OFFENSE_COUNT].astype("Int64"), "offense_code": r["iucr"].astype("str"),
+        "offense_group": r["primary_type"].astype("str"), "description": r["description"].astype("str"),
+        "offense_category": r["offense_category"], "is_drug_offense": r["is_drug_offense"],
+        "nibrs_code": r["nibrs_code"]})
     o["offense_rank"] = offense_rank(o["offense_category"], o["offense_code"], grain).to_numpy()
     day = o["reported_at"].dt.strftime("%Y-%m-%d")
-    ordered = o.assign(_day=day.fillna("")).sort_values(
-        ["incident_id", "_day", "offense_code", "offense_count", "description", "_pos"],
-        ascending=[True, True, True, False, True, True], na_position="last", kind="stable")
-    seq = ordered.groupby(["incident_id", "_day"], sort=False).cumcount() + 1
-    o["offense_seq"] = seq.reindex(o.index).astype("Int64")
+    inc, dayc = _codes(o["incident_id"]), _codes(day.fillna(""))
+    count = o["offense_count"].fillna(1).to_numpy(dtype="int64")
+    # Order within an incident and day by content, not file position, so reordered files keep their ids.
+    order = np.lexsort((np.arange(n), _codes(o["description"]), -count, _codes(o["offense_code"]), dayc, inc))
+    group = inc * (dayc.max(initial=0) + 1) + dayc
+    starts = np.zeros(n, dtype="int64")
+    if n:
+        g = group[order]
+        new = np.r_[True, g[1:] != g[:-1]]
+        starts[order] = np.maximum.accumulate(np.where(new, np.arange(n), 0))
+    seq = np.empty(n, dtype="int64")
+    seq[order] = np.arange(n) - starts[order] + 1
+    o["offense_seq"] = pd.array(seq, dtype="Int64")
     o["offense_id"] = o["incident_id"] + "/" + (day + "/").fillna("") + o["offense_seq"].astype("str")
     return INCIDENT_OFFENSES.coerce(o)
 
@@ -115,34 +134,49 @@ def summarize_offenses(offenses: pd.DataFrame) -> pd.DataFrame:
     ``offenses`` may hold an incident's rows from several batches (e.g. the stored rows plus
     this batch's): netting and the pick then span all of them.
     """
-    o = offenses.assign(_code=offenses["offense_code"].fillna(""), _pos_count=offenses["offense_count"] > 0)
-    net = o.groupby(["incident_id", "_code"], sort=False)["offense_count"].sum()
-    rep = o.sort_values(["incident_id", "_code", "_pos_count", "reported_at", "offense_seq"],
-                        ascending=[True, True, False, False, False], na_position="last", kind="stable") \
-        .drop_duplicates(["incident_id", "_code"], keep="first").set_index(["incident_id", "_code"])
-    rep["net"] = net.reindex(rep.index).astype("int64")
-    rep["active"] = rep["net"] > 0
-    rep = rep.reset_index()
-    n_active = rep.assign(n=rep["net"].clip(lower=0)).groupby("incident_id", sort=False)["n"].sum()
-    chosen = rep.sort_values(["incident_id", "active", "offense_rank", "_code"], ascending=[True, False, True, True],
-                             kind="stable").drop_duplicates("incident_id").set_index("incident_id")
-    out = pd.DataFrame(index=chosen.index)
-    out["iucr"] = chosen["offense_code"].astype("str")
-    out["primary_type"] = chosen["offense_group"].astype("str")
-    out["description"] = chosen["description"].astype("str")
-    out["n_offenses"] = n_active.reindex(out.index).astype("Int64")
-    out["is_reversed"] = (out["n_offenses"] == 0).astype("boolean")
-    reversed_ = out["is_reversed"].to_numpy(dtype=bool)
+    o = offenses.reset_index(drop=True)
+    inc, code = _codes(o["incident_id"]), _codes(o["offense_code"].fillna(""))
+    group = pd.factorize(inc * (code.max(initial=0) + 1) + code)[0]
+    count = o["offense_count"].fillna(1).to_numpy(dtype="int64")
+    net = np.bincount(group, weights=count).astype("int64") if len(o) else np.zeros(0, dtype="int64")
+    # Each (incident, code) is described by its latest positive row.
+    reported = o["reported_at"].to_numpy(dtype="datetime64[us]").astype("int64")  # NaT = min: sorts last
+    rep = _firsts(group, np.lexsort((-o["offense_seq"].to_numpy(dtype="int64"), -reported, count <= 0, group)))
+    rep_net = net[group[rep]]
+    active = rep_net > 0
+    rank = o["offense_rank"].to_numpy(dtype="int64")[rep]
+    chosen = rep[_firsts(inc[rep], np.lexsort((code[rep], rank, ~active, inc[rep])))]
+    n_active = np.bincount(inc[rep], weights=np.clip(rep_net, 0, None), minlength=inc.max(initial=-1) + 1)
+    c = o.iloc[chosen]
+    out = pd.DataFrame(index=pd.Index(c["incident_id"].to_numpy(), name="incident_id", dtype="str"))
+    out["iucr"] = c["offense_code"].to_numpy()
+    out["primary_type"] = c["offense_group"].to_numpy()
+    out["description"] = c["description"].to_numpy()
+    out["n_offenses"] = pd.array(n_active[inc[chosen]].astype("int64"), dtype="Int64")
+    reversed_ = out["n_offenses"].to_numpy() == 0
+    out["is_reversed"] = pd.array(reversed_, dtype="boolean")
     # A reversed incident names what was reversed but counts as no offense (never a drug incident).
-    out["offense_category"] = chosen["offense_category"].where(~reversed_, "non_drug").astype("str")
-    out["is_drug_offense"] = (chosen["is_drug_offense"].astype("boolean") & ~reversed_).astype("boolean")
-    out["nibrs_code"] = chosen["nibrs_code"].where(~reversed_, None).astype("str")
-    return out[list(OFFENSE_FIELDS)]
+    out["offense_category"] = np.where(reversed_, "non_drug", c["offense_category"].to_numpy(dtype=object))
+    out["is_drug_offense"] = pd.array(c["is_drug_offense"].to_numpy(dtype=bool) & ~reversed_, dtype="boolean")
+    out["nibrs_code"] = pd.Series(c["nibrs_code"].to_numpy(dtype=object), index=out.index).where(~reversed_, None)
+    return out.astype({"iucr": "str", "primary_type": "str", "description": "str", "offense_category": "str",
+                       "nibrs_code": "str"})[list(OFFENSE_FIELDS)]
 
 
-def _any_flag(rows: pd.DataFrame, column: str) -> pd.Series:
-    g = rows[column].astype("boolean").groupby(rows["incident_id"], sort=False)
-    return g.any().where(g.count() > 0, pd.NA).astype("boolean")  # any yes; else no if any no; else unknown
+def _any_flag(values: pd.Series, inc: np.ndarray, n_inc: int) -> pd.arrays.BooleanArray:
+    """Return per incident code: True if any row says yes, else False if any says no, else NA."""
+    v = values.astype("boolean")
+    yes = np.bincount(inc, weights=v.fillna(False).to_numpy(dtype=float), minlength=n_inc) > 0
+    known = np.bincount(inc, weights=v.notna().to_numpy(dtype=float), minlength=n_inc) > 0
+    return pd.arrays.BooleanArray(yes, ~known)
+
+
+def _latest(values: pd.Series, inc: np.ndarray, n_inc: int) -> np.ndarray:
+    """Return the latest timestamp per incident code (NaT when none)."""
+    t = values.to_numpy(dtype="datetime64[us]").astype("int64")
+    out = np.full(n_inc, np.iinfo("int64").min, dtype="int64")
+    np.maximum.at(out, inc, t)
+    return out.astype("datetime64[us]")
 
 
 def to_incidents(rows: pd.DataFrame, grain: IncidentGrain, stored_offenses: pd.DataFrame | None = None) -> IncidentFrames:
@@ -162,17 +196,18 @@ def to_incidents(rows: pd.DataFrame, grain: IncidentGrain, stored_offenses: pd.D
         older = stored_offenses[~stored_offenses["offense_id"].isin(offenses["offense_id"])]
         every = pd.concat([INCIDENT_OFFENSES.coerce(older), offenses], ignore_index=True)
     summary = summarize_offenses(every)
-    prec = rows["geocode_precision"].map(PRECISION_ORDER).fillna(len(PRECISION_ORDER))
-    best = rows.assign(_p=prec.to_numpy(), _pos=np.arange(len(rows))).sort_values(
-        ["incident_id", "_p", "_pos"], kind="stable").drop_duplicates("incident_id").set_index("incident_id")
-    inc = best.drop(columns=[*OFFENSE_FIELDS, "_p", "_pos"])
-    inc = inc.join(summary, how="left")
+    inc, ids = pd.factorize(rows["incident_id"])
+    prec = rows["geocode_precision"].map(PRECISION_ORDER).fillna(len(PRECISION_ORDER)).to_numpy(dtype="int64")
+    best = _firsts(inc, np.lexsort((np.arange(len(rows)), prec, inc)))  # ordered by incident code
+    out = rows.iloc[best].drop(columns=list(OFFENSE_FIELDS)).reset_index(drop=True)
     for flag in ("is_arrest", "is_domestic", "is_shooting"):
-        inc[flag] = _any_flag(rows, flag).reindex(inc.index)
+        out[flag] = _any_flag(rows[flag], inc, len(ids))
     for ts in ("reported_at", "updated_at"):
-        inc[ts] = rows.groupby("incident_id", sort=False)[ts].max().reindex(inc.index)
-    inc = inc.reset_index()
-    return IncidentFrames(INCIDENTS.coerce(inc).reset_index(drop=True), offenses)
+        out[ts] = _latest(rows[ts], inc, len(ids))
+    picked = summary.reindex(pd.Index(ids, dtype="str")).reset_index(drop=True)
+    for c in OFFENSE_FIELDS:
+        out[c] = picked[c].to_numpy() if c not in ("n_offenses", "is_reversed", "is_drug_offense") else picked[c].array
+    return IncidentFrames(INCIDENTS.coerce(out), offenses)
 
 
 def stored_offense_query_ids(rows: pd.DataFrame) -> Sequence[str]:
