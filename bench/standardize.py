@@ -3,7 +3,8 @@
 Reads each file once with the adapter's ``read_raw``, cuts it into the flow's chunks (default
 100,000 rows, as ``iter_landed`` does from the landing zone), and times only ``to_standard``
 (Chicago adapter and the generic mapped adapter driven by config/chicago_generic.toml).
-Prints one line per adapter: ``adapter=... rows=N seconds=S best_of=K``.
+Prints one line per adapter: ``adapter=... rows=N seconds=S cpu_seconds=C best_of=K`` (best wall and
+best CPU time of K runs; CPU time is steadier on a shared machine).
 Usage: .venv/bin/python bench/standardize.py [--chunk-rows N] [--repeat K] [--files N]
 """
 from __future__ import annotations
@@ -49,13 +50,14 @@ def main() -> None:
             chunks.append(frame.set_axis(range(off, off + len(frame))))
     rows = sum(len(c) for c in chunks)
     for label, fn in (("police_chicago", police_chicago.to_standard), ("mapped", generic_to_standard())):
-        best = float("inf")
+        best, best_cpu = float("inf"), float("inf")
         for _ in range(args.repeat):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             for c in chunks:
                 fn(c)
-            best = min(best, time.perf_counter() - t0)
-        print(f"adapter={label} rows={rows} seconds={best:.2f} best_of={args.repeat} chunk_rows={args.chunk_rows}")
+            best, best_cpu = min(best, time.perf_counter() - t0), min(best_cpu, time.process_time() - c0)
+        print(f"adapter={label} rows={rows} seconds={best:.2f} cpu_seconds={best_cpu:.2f} best_of={args.repeat} "
+              f"chunk_rows={args.chunk_rows}")
 
 
 if __name__ == "__main__":

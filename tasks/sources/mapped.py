@@ -132,10 +132,16 @@ def choose_layout(mapping: IncidentMapping, header: list[str]) -> tuple[Incident
     return m, rename
 
 
+def _nulls(index: pd.Index, dtype: str = "str") -> pd.Series:
+    if dtype == "str":
+        return pd.Series(pd.array(pa.nulls(len(index), pa.large_string()), dtype="str"), index=index)
+    return pd.Series(pd.NA if dtype in ("boolean", "Int64") else np.nan, index=index, dtype=dtype)
+
+
 def _series(raw: pd.DataFrame, name: str | None) -> pd.Series:
     if name and name in raw.columns:
         return raw[name]
-    return pd.Series([None] * len(raw), index=raw.index, dtype="str")
+    return _nulls(raw.index)
 
 
 def _field_text(raw: pd.DataFrame, source: str | tuple[str, ...] | None) -> pd.Series:
@@ -166,6 +172,32 @@ def _formats(m: IncidentMapping, name: str) -> tuple[str, ...]:
     return tuple(m.formats_by_field.get(name, m.timestamp_formats))
 
 
+def _time(raw: pd.DataFrame, m: IncidentMapping, name: str) -> tuple[pd.Series, pd.Series | None]:
+    """Return one timestamp field (city-local, placeholders missing) and which rows held a placeholder."""
+    source = getattr(m, name)
+    if not source or source not in raw.columns:
+        return pd.Series(np.datetime64("NaT", "us"), index=raw.index, dtype="datetime64[us]"), None
+    parsed = parse_timestamps(raw[source], _formats(m, name), m.source_timezone, m.city_timezone)
+    if not m.placeholders.get(name):
+        return parsed, None
+    value = blank_placeholders(parsed, m.placeholders[name])
+    return value, parsed.notna() & value.isna()
+
+
+def _offense_fields(raw: pd.DataFrame, m: IncidentMapping) -> dict[str, pd.Series]:
+    code_col = m.offense_code_column or m.columns.get("iucr")
+    category = classify_offenses(
+        _series(raw, code_col if isinstance(code_col, str) else None), m.category_by_code, m.strip_leading_zeros,
+        m.offense_rules, _series(raw, m.group_column or _single(m.columns.get("primary_type"))),
+        _series(raw, m.description_column or _single(m.columns.get("description"))))
+    out = {"offense_category": category, "is_drug_offense": (category != "non_drug").astype("boolean"),
+           "nibrs_code": nibrs_codes(category)}
+    for flag in FLAG_FIELDS:
+        rule = _flag_rule(getattr(m, flag))
+        out[flag] = parse_flag(_series(raw, rule.column) if rule else None, rule, raw.index)
+    return out
+
+
 def standardize_incidents(raw: pd.DataFrame, mapping: IncidentMapping) -> pd.DataFrame:
     """Return canonical incident rows (one per input row, same index) plus ``raw_`` columns.
 
@@ -173,59 +205,37 @@ def standardize_incidents(raw: pd.DataFrame, mapping: IncidentMapping) -> pd.Dat
     ``offense_count`` (+1, or the count column's value). The ``raw_`` columns keep the source
     text of reinterpreted fields so validation can quarantine a row with the value it actually
     had; the loader drops them. Placeholders become missing before anything else reads them.
+    A row whose date is a declared placeholder gets a ``quarantine_reason``.
     """
     m, rename = choose_layout(mapping, list(raw.columns))
     if rename:
         raw = raw.rename(columns=rename)
-    col, tz = (lambda name: _series(raw, name)), (m.source_timezone, m.city_timezone)
-    ph = m.placeholders
-    out = pd.DataFrame(index=raw.index)
-    for canon in TEXT_FIELDS:
-        out[canon] = blank_placeholders(_field_text(raw, m.columns.get(canon)), ph.get(canon, ()))
+    idx, ph = raw.index, m.placeholders
+    out: dict[str, pd.Series] = {c: blank_placeholders(_field_text(raw, m.columns.get(c)), ph.get(c, ()))
+                                 for c in TEXT_FIELDS}
     out["source_area_id"] = out["source_area_id"].str.replace(r"\.0$", "", regex=True)
-    occurred, updated, reported = col(m.occurred_at), col(m.updated_at), col(m.reported_at)
-    occurred_parsed = parse_timestamps(occurred, _formats(m, "occurred_at"), *tz)
-    out["occurred_at"] = blank_placeholders(occurred_parsed, ph.get("occurred_at", ()))
-    out["updated_at"] = blank_placeholders(parse_timestamps(updated, _formats(m, "updated_at"), *tz),
-                                           ph.get("updated_at", ()))
-    out["reported_at"] = blank_placeholders(parse_timestamps(reported, _formats(m, "reported_at"), *tz),
-                                            ph.get("reported_at", ()))
+    out["occurred_at"], placeholder_date = _time(raw, m, "occurred_at")
+    out["updated_at"], out["reported_at"] = _time(raw, m, "updated_at")[0], _time(raw, m, "reported_at")[0]
     out["incident_id"] = _incident_ids(raw, out, m)
-    code_col = m.offense_code_column or m.columns.get("iucr")
-    category = classify_offenses(
-        col(code_col if isinstance(code_col, str) else None), m.category_by_code, m.strip_leading_zeros,
-        m.offense_rules, col(m.group_column or _single(m.columns.get("primary_type"))),
-        col(m.description_column or _single(m.columns.get("description"))))
-    out["offense_category"] = category
-    out["is_drug_offense"] = (category != "non_drug").astype("boolean")
-    out["nibrs_code"] = nibrs_codes(category)
-    for flag in FLAG_FIELDS:
-        rule = _flag_rule(getattr(m, flag))
-        out[flag] = parse_flag(col(rule.column) if rule else None, rule, raw.index)
-    lat_raw, lon_raw = text(col(m.latitude)), text(col(m.longitude))
-    _points(out, lat_raw, lon_raw, text(col(m.x)), text(col(m.y)), ph)
-    out["neighborhood_id"] = pd.Series([None] * len(raw), index=raw.index, dtype="str")
-    out["geocode_method"] = pd.Series(["none"] * len(raw), index=raw.index, dtype="str")
-    out["geocode_precision"] = pd.Series(["none"] * len(raw), index=raw.index, dtype="str")
-    out["snap_distance_m"] = np.nan
-    out["n_offenses"] = pd.Series(1, index=raw.index, dtype="Int64")
-    out["is_reversed"] = pd.Series(False, index=raw.index, dtype="boolean")
-    canon = out[INCIDENTS.column_names]
-    for c in INCIDENTS.columns:
-        if str(canon[c.name].dtype) != PANDAS_DTYPES[c.type]:
-            canon[c.name] = canon[c.name].astype(PANDAS_DTYPES[c.type])
-    canon = canon.copy()
-    canon[OFFENSE_COUNT] = _counts(col(m.count_column)) if m.count_column else \
-        pd.Series(1, index=raw.index, dtype="Int64")
-    canon["raw_occurred_at"] = text(occurred)
-    canon["raw_latitude"] = lat_raw
-    canon["raw_longitude"] = lon_raw
-    canon["raw_updated_at"] = text(updated)
-    placeholder_date = occurred_parsed.notna() & canon["occurred_at"].isna()
-    if placeholder_date.any():
-        canon[QUARANTINE_REASON] = pd.Series(None, index=raw.index, dtype="str").mask(
-            placeholder_date, "occurred_at is a declared placeholder date (no date in the source)")
-    return canon
+    out.update(_offense_fields(raw, m))
+    lat_raw, lon_raw = text(_series(raw, m.latitude)), text(_series(raw, m.longitude))
+    out.update(_points(lat_raw, lon_raw, text(_series(raw, m.x)), text(_series(raw, m.y)), ph))
+    out["neighborhood_id"] = _nulls(idx)
+    out["geocode_method"] = out["geocode_precision"] = pd.Series("none", index=idx, dtype="str")
+    out["snap_distance_m"] = _nulls(idx, "float64")
+    out["n_offenses"] = pd.Series(1, index=idx, dtype="Int64")
+    out["is_reversed"] = pd.Series(False, index=idx, dtype="boolean")
+    cols = {c.name: out[c.name] if str(out[c.name].dtype) == PANDAS_DTYPES[c.type]
+            else out[c.name].astype(PANDAS_DTYPES[c.type]) for c in INCIDENTS.columns}
+    cols[OFFENSE_COUNT] = _counts(_series(raw, m.count_column)) if m.count_column else \
+        pd.Series(1, index=idx, dtype="Int64")
+    occurred = text(_series(raw, m.occurred_at))
+    cols.update(raw_occurred_at=occurred, raw_latitude=lat_raw, raw_longitude=lon_raw,
+                raw_updated_at=text(_series(raw, m.updated_at)))
+    if placeholder_date is not None and placeholder_date.any():
+        cols[QUARANTINE_REASON] = _nulls(idx).mask(placeholder_date, "occurred_at is a declared placeholder date "
+                                                                     "(no date in the source)")
+    return pd.DataFrame(cols, index=idx)
 
 
 def _single(source: str | tuple[str, ...] | None) -> str | None:
@@ -238,14 +248,16 @@ def _counts(values: pd.Series) -> pd.Series:
     return pd.Series(np.where(np.isfinite(num), num, 1.0), index=values.index).round().astype("Int64")
 
 
-def _points(out: pd.DataFrame, lat_raw: pd.Series, lon_raw: pd.Series, x_raw: pd.Series, y_raw: pd.Series,
-            ph: Mapping[str, tuple]) -> None:
-    """Fill latitude/longitude/x/y; a placeholder in either coordinate blanks the whole pair."""
+def _points(lat_raw: pd.Series, lon_raw: pd.Series, x_raw: pd.Series, y_raw: pd.Series,
+            ph: Mapping[str, tuple]) -> dict[str, pd.Series]:
+    """Return latitude/longitude/x/y; a placeholder in either coordinate blanks the whole pair."""
+    out = {}
     for a, b, ra, rb in (("latitude", "longitude", lat_raw, lon_raw), ("x_coordinate", "y_coordinate", x_raw, y_raw)):
         va, vb = to_float(ra), to_float(rb)
         pa_, pb_ = blank_placeholders(va, ph.get(a, ())), blank_placeholders(vb, ph.get(b, ()))
         hit = (pa_.isna() & va.notna()) | (pb_.isna() & vb.notna())
-        out[a], out[b] = pa_.mask(hit), pb_.mask(hit)
+        out[a], out[b] = (pa_.mask(hit), pb_.mask(hit)) if hit.any() else (pa_, pb_)
+    return out
 
 
 def read_raw_csv(path: Path, *, mapping: IncidentMapping) -> Iterator[pa.RecordBatch]:

@@ -144,8 +144,19 @@ def _pandas_parse(text_values: pd.Series, fmt: str, source_tz: str, city_tz: str
 
 
 def parse_timestamps(values: pd.Series, formats: Sequence[str], source_tz: str, city_tz: str) -> pd.Series:
-    """Return naive local (city time zone) timestamps; unparseable values become NaT."""
+    """Return naive local (city time zone) timestamps; unparseable values become NaT.
+
+    Columns with few distinct values (an "updated on" stamp per upload) are parsed once per value.
+    """
     arr = trimmed(values)
+    if len(arr) > 1000:
+        encoded = pc.dictionary_encode(arr.combine_chunks())
+        if len(encoded.dictionary) * 4 < len(arr):
+            uniques = pd.Series(pd.array(encoded.dictionary, dtype="str"))
+            parsed = np.append(parse_timestamps(uniques, formats, source_tz, city_tz).to_numpy(),
+                               np.datetime64("NaT", "us"))  # position -1: null values
+            idx = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+            return pd.Series(parsed[idx], index=values.index, dtype="datetime64[us]")
     result = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
     todo = pc.is_valid(arr).to_numpy(zero_copy_only=False)
     plain = pd.Series(from_arrow(arr, values.index))
