@@ -25,6 +25,9 @@ from schemas.incidents import INCIDENTS, OFFENSE_COUNT
 from tasks.sources.adapter import QUARANTINE_REASON
 from tasks.sources.incident_grain import COUNTER_MARK
 from tasks.sources.csv_reader import check_columns, detect_encoding, iter_csv_batches, read_header
+from tasks.sources.mapped_config import (
+    DRUG_CATEGORIES, DerivedKeyConfig, MappedSourceConfig, OffenseSelector, parse_mapped_source,
+)
 from tasks.sources.mapped_values import (
     FlagRule, OffenseRules, Selector, blank_placeholders, classify_offenses, hashed_key, joined_text, nibrs_codes,
     parse_flag, parse_timestamps, text, to_float,
@@ -119,9 +122,6 @@ class IncidentMapping:
     def from_config(cls, cfg: Mapping[str, Any], city_timezone: str, *, file: str | None = None,
                     slug: str = "<slug>") -> "IncidentMapping":
         """Build a mapping from a ``[sources.<slug>]`` table (one ConfigError line when it is wrong)."""
-        from tasks.sources.incident_adapters import mapping_from_config
-        from tasks.sources.mapped_config import parse_mapped_source
-
         return mapping_from_config(parse_mapped_source(dict(cfg), file=file, slug=slug), city_timezone)
 
 
@@ -258,6 +258,71 @@ def _points(lat_raw: pd.Series, lon_raw: pd.Series, x_raw: pd.Series, y_raw: pd.
         hit = (pa_.isna() & va.notna()) | (pb_.isna() & vb.notna())
         out[a], out[b] = (pa_.mask(hit), pb_.mask(hit)) if hit.any() else (pa_, pb_)
     return out
+
+
+# ---------------------------------------------------------------- from the typed config
+
+def _selector(sel: OffenseSelector | list[str]) -> Selector:
+    if isinstance(sel, list):
+        return Selector(codes=tuple(sel))
+    return Selector(tuple(sel.codes), sel.code_pattern, tuple(sel.groups), sel.description_pattern, sel.match)
+
+
+def _derived(d: DerivedKeyConfig | None) -> DerivedKey | None:
+    if d is None:
+        return None
+    return DerivedKey(tuple(d.fields), d.prefix, d.occurrence_counter)
+
+
+def _columns(cfg: MappedSourceConfig) -> dict[str, str | tuple[str, ...]]:
+    cols = cfg.columns.model_dump(exclude_none=True, exclude={"occurred_at", "reported_at", "updated_at", "is_arrest",
+                                                              "is_domestic", "is_shooting"})
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in cols.items()}
+
+
+def _flag(value) -> str | FlagRule | None:
+    if value is None or isinstance(value, str):
+        return value
+    return FlagRule(value.column, tuple(value.true_values), tuple(value.false_values), dict(value.values),
+                    value.blank, value.case_sensitive)
+
+
+def mapping_from_config(cfg: MappedSourceConfig, city_timezone: str) -> IncidentMapping:
+    """Return the resolved mapping of a typed mapped-source config."""
+    off, ts, xy = cfg.offenses, cfg.timestamps, cfg.coordinates
+    by_code: dict[str, str] = {}
+    selectors: list[tuple[str, Selector]] = []
+    for category in off.match_order + [c for c in DRUG_CATEGORIES if c not in off.match_order]:
+        rule = getattr(off, category)
+        if isinstance(rule, list):  # plain code lists keep the fast code -> category map
+            for code in rule:
+                key = str(code).strip().upper()
+                by_code.setdefault(key.lstrip("0") if off.strip_leading_zeros else key, category)
+        elif rule is not None:
+            selectors.append((category, _selector(rule)))
+    rules = OffenseRules(_selector(off.drug) if off.drug else None, tuple(selectors))
+    cols = _columns(cfg)
+    code_column = off.code_column or (cols.get("iucr") if isinstance(cols.get("iucr"), str) else None)
+    placeholders = {"x_coordinate": (0,), "y_coordinate": (0,)}
+    placeholders.update({k: tuple(v) for k, v in cfg.placeholders.items()})
+    derived = _derived(cfg.derived_key)
+    layouts = tuple(Layout(lay.name, tuple(lay.when_columns), dict(lay.rename),
+                           tuple(lay.incident_key) if lay.incident_key else None, _derived(lay.derived_key))
+                    for lay in cfg.layouts)
+    keys = tuple(cfg.incident_key or ())
+    return IncidentMapping(
+        id_column=keys[0] if keys else None, key_columns=keys, derived_key=derived,
+        occurred_at=cfg.columns.occurred_at, updated_at=cfg.columns.updated_at, reported_at=cfg.columns.reported_at,
+        is_arrest=_flag(cfg.columns.is_arrest), is_domestic=_flag(cfg.columns.is_domestic),
+        is_shooting=_flag(cfg.columns.is_shooting), columns=cols,
+        timestamp_formats=tuple(ts.formats), formats_by_field={k: tuple(v) for k, v in ts.by_field.items()},
+        source_timezone=ts.timezone or city_timezone, city_timezone=city_timezone,
+        latitude=xy.latitude, longitude=xy.longitude, x=xy.x, y=xy.y,
+        offense_code_column=code_column, strip_leading_zeros=off.strip_leading_zeros, category_by_code=by_code,
+        offense_rules=rules if (rules.drug or rules.categories) else None,
+        group_column=off.group_column, description_column=off.description_column, placeholders=placeholders,
+        count_column=cfg.offense_rows.count_column if cfg.offense_rows else None,
+        layouts=layouts, encodings=tuple(cfg.encodings))
 
 
 def read_raw_csv(path: Path, *, mapping: IncidentMapping) -> Iterator[pa.RecordBatch]:
