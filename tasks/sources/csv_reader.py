@@ -31,7 +31,22 @@ def _open_text_head(path: Path) -> bytes:
 
 
 BOM = codecs.BOM_UTF8
-ENCODING_META, BOM_META = b"pulse.encoding", b"pulse.bom"
+ENCODING_META, BOM_META, LAYOUT_META = b"pulse.encoding", b"pulse.bom", b"pulse.layout"
+
+
+def batch_source_metadata(schema: pa.Schema) -> dict[str, str]:
+    """Return what a reader recorded about its file, for the landing manifest.
+
+    ``{"encoding": "cp1252+bom", "layout": "A (18 columns, no complaint number)"}``; keys are
+    absent when the reader recorded nothing (e.g. the Chicago adapter's batches).
+    """
+    meta = schema.metadata or {}
+    out = {}
+    if ENCODING_META in meta:
+        out["encoding"] = meta[ENCODING_META].decode() + ("+bom" if meta.get(BOM_META) == b"true" else "")
+    if LAYOUT_META in meta:
+        out["layout"] = meta[LAYOUT_META].decode()
+    return out
 
 
 @dataclass(frozen=True)
@@ -153,7 +168,8 @@ def iter_csv_batches(path: Path, block_size: int = 16 << 20, encoding: str = "ut
         if "UTF8" in msg or "utf8" in msg.lower():
             line, pos = _first_bad_utf8_line(path)
             raise InputError(f"{path}:{line}", f"row {line} has bytes that are not UTF-8 (byte {pos})",
-                             "Re-save the file as UTF-8 (e.g. iconv -f cp1252 -t utf-8)") from None
+                             "Re-save the file as UTF-8 (e.g. iconv -f cp1252 -t utf-8), or list its encoding in "
+                             "the source's `encodings` (mapped sources)") from None
         if "Expected" in msg and "columns" in msg:
             raise InputError(path, f"a row has the wrong number of fields ({msg.splitlines()[0]})",
                              "Check the delimiter and quoting; the file must be comma-separated") from None

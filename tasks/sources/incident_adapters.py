@@ -35,6 +35,14 @@ class IncidentFeedAdapter(Adapter):
     api_records_to_raw: Callable[[list], pa.Table] | None = None
     watermark_field: str | None = None
     xy_crs: str | None = None
+    incident_key: tuple[str, ...] = ()  # the configured key columns, for the duplicate-key advice
+
+    def duplicate_key_advice(self) -> str:
+        """Return what to change when ``incident_id`` repeats within a batch (the unique-id check failed)."""
+        key = list(self.incident_key) or ["<id column>"]
+        return (f"If the feed has one row per offense, add a [sources.{self.slug}.offense_rows] table (rows sharing "
+                f"the key become one incident); if more columns identify an incident, list them all: "
+                f"incident_key = {key + ['<column>']}")
 
 
 @dataclass(frozen=True)
@@ -66,7 +74,8 @@ def mapped_adapter(config: MappedSourceConfig, *, slug: str, city_timezone: str)
         slug=slug, schema=INCIDENTS, suite=SUITE, read_raw=partial(read_raw_csv, mapping=mapping),
         to_standard=partial(standardize_incidents, mapping=mapping), geocoder="points",
         grain=grain, to_incidents=partial(to_incidents, grain=grain) if grain.needs_batch_step else None,
-        watermark_field=config.watermark_field, xy_crs=config.coordinates.xy_crs)
+        watermark_field=config.watermark_field, xy_crs=config.coordinates.xy_crs,
+        incident_key=tuple(config.incident_key or ()))
 
 
 CHICAGO = IncidentFeedAdapter(

@@ -24,7 +24,7 @@ from schemas.errors import InputError
 from schemas.incidents import INCIDENTS, OFFENSE_COUNT
 from tasks.sources.adapter import QUARANTINE_REASON
 from tasks.sources.incident_grain import COUNTER_MARK
-from tasks.sources.csv_reader import check_columns, detect_encoding, iter_csv_batches, read_header
+from tasks.sources.csv_reader import LAYOUT_META, check_columns, detect_encoding, iter_csv_batches, read_header
 from tasks.sources.mapped_config import (
     DRUG_CATEGORIES, DerivedKeyConfig, MappedSourceConfig, OffenseSelector, parse_mapped_source,
 )
@@ -42,7 +42,6 @@ TEXT_FIELDS = (
 )
 RAW_COLUMNS = ("raw_occurred_at", "raw_latitude", "raw_longitude", "raw_updated_at")
 FLAG_FIELDS = ("is_arrest", "is_domestic", "is_shooting")
-LAYOUT_META = b"pulse.layout"
 
 
 @dataclass(frozen=True)

@@ -109,3 +109,11 @@ def test_arrow_fast_path_parses_exactly_like_pandas():
     mismatches = [(v, g, e) for v, g, e in zip(values, got, expected) if not (pd.isna(g) and pd.isna(e)) and g != e]
     assert mismatches == []
     assert got.notna().sum() > 800  # most are valid; the impossible ones (day 32, hour 24, 02/30) are NaT
+
+
+def test_duplicate_key_advice_names_the_settings():
+    cfg = generic_config()
+    adapter = mapped_adapter(parse_mapped_source(cfg["sources"]["police_generic"], file="x", slug="police_generic"),
+                             slug="police_generic", city_timezone="America/Chicago")
+    advice = adapter.duplicate_key_advice()
+    assert "[sources.police_generic.offense_rows]" in advice and "incident_key = ['ID', '<column>']" in advice

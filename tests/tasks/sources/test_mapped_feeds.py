@@ -13,6 +13,7 @@ import pytest
 from schemas.errors import InputError
 from schemas.incidents import INCIDENTS
 from tasks.sources.adapter import QUARANTINE_REASON
+from tasks.sources.csv_reader import batch_source_metadata
 from tasks.sources.incident_adapters import mapped_adapter
 from tasks.sources.mapped_config import parse_mapped_source
 
@@ -59,6 +60,11 @@ def test_layout_and_encoding_are_chosen_per_file_and_recorded(name, layout, enco
     kept = std[std[QUARANTINE_REASON].isna()] if QUARANTINE_REASON in std else std
     assert INCIDENTS.check(INCIDENTS.coerce(kept)) == []
     assert std["incident_id"].notna().all() and len(kept) >= len(std) - 1
+
+
+def test_the_manifest_gets_encoding_and_layout():
+    batch = next(iter(STL.read_raw(FIXTURES / "st_louis" / "2017-02_bom_cp1252.csv.gz")))
+    assert batch_source_metadata(batch.schema) == {"encoding": "cp1252+bom", "layout": "B (20 columns)"}
 
 
 def test_cp1252_text_is_decoded_and_the_bom_is_not_in_the_header():
