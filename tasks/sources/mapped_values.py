@@ -104,23 +104,28 @@ def _arrow_strptime(arr: pa.ChunkedArray, fmt: str) -> tuple[np.ndarray, np.ndar
 
     NOTE: Arrow's strptime rolls impossible dates over (02/30 -> 03/01) and is looser than
     pandas (``%Y`` takes "16"). A value is accepted only when it matches pandas' own pattern for
-    the format and the parsed day and month equal the written ones; the rest go to pandas,
-    which rejects impossible dates. This is 10x faster than pandas on 1M distinct values.
+    the format (seconds 0-59) and, where the parsed day is 1-3 (the only days a rollover
+    produces), the written day and month equal the parsed ones. The rest go to pandas, which
+    rejects impossible dates. About 3x faster than pandas on distinct values.
     """
     regex = _format_regex(fmt)
     if regex is None or "(?P<d>" not in regex or "(?P<m>" not in regex:
         return None
     parsed = pc.strptime(arr, format=fmt, unit="s", error_is_null=True)
-    parts = pc.extract_regex(arr, regex)
-    ok = pc.is_valid(parsed)
-    checks = [("d", pc.day), ("m", pc.month), ("H", pc.hour), ("M", pc.minute), ("S", pc.second)]
-    for name, fn in checks:
-        if f"(?P<{name}>" not in regex:
-            continue
-        written = pc.cast(pc.utf8_trim_whitespace(pc.struct_field(parts, name)), pa.int64())
-        ok = pc.and_(ok, pc.equal(written, fn(parsed)))
+    strict = regex.replace("(?P<S>6[0-1]|", "(?P<S>")  # pandas reads :60 but then rejects it
+    ok = pc.fill_null(pc.and_(pc.is_valid(parsed), pc.match_substring_regex(arr, strict)), False)
+    ok = ok.to_numpy(zero_copy_only=False).copy()
+    suspect = np.flatnonzero(ok & (pc.fill_null(pc.day(parsed), 0).to_numpy(zero_copy_only=False) <= 3))
+    if len(suspect):
+        take = pa.array(suspect)
+        parts, got = pc.extract_regex(pc.take(arr, take), strict), pc.take(parsed, take)
+        same = np.ones(len(suspect), dtype=bool)
+        for name, fn in (("d", pc.day), ("m", pc.month)):
+            written = pc.cast(pc.utf8_trim_whitespace(pc.struct_field(parts, name)), pa.int64())
+            same &= pc.fill_null(pc.equal(written, fn(got)), False).to_numpy(zero_copy_only=False)
+        ok[suspect[~same]] = False
     values = pc.cast(parsed, pa.timestamp("us")).to_numpy(zero_copy_only=False).astype("datetime64[us]")
-    return values, pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
+    return values, ok
 
 
 def _pandas_parse(text_values: pd.Series, fmt: str, source_tz: str, city_tz: str) -> pd.Series:
