@@ -1,8 +1,16 @@
-"""Canonical police incident: one row per incident (``incident_id``), all offense types.
+"""Canonical police incident: one row per incident (``incident_id``), all offense types, and
+its child table of offense rows (``fct_incident_offenses``, one row per source offense row).
 
 Drug offenses are flagged (``is_drug_offense``) and categorised so shares and denominators
 are possible. Timestamps are local wall-clock time in the city's time zone (for Chicago,
 America/Chicago), as the source publishes them.
+
+Feeds with one row per incident x offense (Boston, St. Louis) keep every source row in
+``INCIDENT_OFFENSES``; the incident row names the offense chosen by the documented rule
+(tasks/sources/incident_grain.py: active offenses only, drug first, then category, then the
+lowest code number) and ``n_offenses`` counts its active offenses after netting adjustment rows
+(``offense_count`` -1 reverses a +1 of the same incident and code). An incident whose every
+offense was reversed stays as a row with ``is_reversed`` true and counts as no offense.
 """
 from __future__ import annotations
 
@@ -57,5 +65,37 @@ INCIDENTS = EntitySchema(
         Column("source_area_id", "string", doc="The source's own area label (Chicago: Community Area)."),
         Column("updated_at", "timestamp", doc="When the source last changed the record."),
         *GEOCODE_COLUMNS,
+        # Added for multi-offense feeds (issue 10); one-row-per-incident feeds fill 1 / False.
+        Column("reported_at", "timestamp", doc="When the offense was reported or coded (St. Louis: file month)."),
+        Column("is_shooting", "bool", doc="The source flags a shooting (Boston SHOOTING)."),
+        Column("n_offenses", "int", doc="Active offense rows after netting adjustments (0 = all reversed)."),
+        Column("is_reversed", "bool", doc="Every offense was reversed by adjustment rows: count it as no incident."),
+    ),
+)
+
+# Extra column of the adapter's offense-grain output (one row per source row) before collapse.
+OFFENSE_COUNT = "offense_count"
+
+INCIDENT_OFFENSES = EntitySchema(
+    name="incident_offenses",
+    table="fct_incident_offenses",
+    grain="one row per source offense row (offense_id); re-landing the same rows replaces them",
+    key=("offense_id",),
+    columns=(
+        Column("offense_id", "string", nullable=False,
+               doc="incident_id/reported date (YYYY-MM-DD, when the feed has one)/offense_seq."),
+        Column("incident_id", "string", nullable=False, doc="The incident (fct_incidents.incident_id)."),
+        Column("offense_seq", "int", nullable=False,
+               doc="1-based order within the incident and reported date (by code, count, description, row)."),
+        Column("reported_at", "timestamp", doc="When this row was reported or coded."),
+        Column("offense_count", "int", nullable=False, doc="+1 an offense; -1 reverses or adjusts an earlier +1."),
+        Column("offense_code", "string", doc="The source's offense code as published (stripped)."),
+        Column("offense_group", "string", doc="The source's own group or primary type."),
+        Column("description", "string"),
+        Column("offense_category", "string", nullable=False, allowed=OFFENSE_CATEGORIES),
+        Column("is_drug_offense", "bool", nullable=False),
+        Column("nibrs_code", "string"),
+        Column("offense_rank", "int", nullable=False,
+               doc="Pick order of the documented rule (lower = chosen first for the incident row)."),
     ),
 )

@@ -1,4 +1,9 @@
-"""Pick a police-incident adapter from a source's config: ``police_chicago`` or ``mapped``."""
+"""Police-incident adapters from a source's config: ``police_chicago`` or the generic ``mapped``.
+
+``mapped_adapter(config, slug=..., city_timezone=...)`` builds the generic adapter from the typed
+``MappedSourceConfig`` and returns an ``IncidentFeedAdapter`` (an ``Adapter`` plus the incident
+grain step). ``incident_adapter(table, tz)`` is the older dict-based entry the flows still call.
+"""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
@@ -11,26 +16,84 @@ import pandas as pd
 import pyarrow as pa
 
 from schemas.errors import ConfigError
+from schemas.incidents import INCIDENTS
 from tasks.sources import police_chicago
-from tasks.sources.mapped import IncidentMapping, read_raw_csv, standardize_incidents
+from tasks.sources.adapter import Adapter
+from tasks.sources.incident_grain import IncidentFrames, IncidentGrain, to_incidents
+from tasks.sources.mapped import mapping_from_config, read_raw_csv, standardize_incidents
+from tasks.sources.mapped_config import DEFAULT_PRECEDENCE, MappedSourceConfig, parse_mapped_source
+
+SUITE = "police_incidents"
+
+
+@dataclass(frozen=True)
+class IncidentFeedAdapter(Adapter):
+    """An incident feed's adapter plus its grain step (see tasks/sources/incident_grain.py)."""
+
+    grain: IncidentGrain = IncidentGrain()
+    to_incidents: Callable[..., IncidentFrames] | None = None  # (rows, stored_offenses=None) -> IncidentFrames
+    api_records_to_raw: Callable[[list], pa.Table] | None = None
+    watermark_field: str | None = None
+    xy_crs: str | None = None
+    incident_key: tuple[str, ...] = ()  # the configured key columns, for the duplicate-key advice
+
+    def duplicate_key_advice(self) -> str:
+        """Return what to change when ``incident_id`` repeats within a batch (the unique-id check failed)."""
+        key = list(self.incident_key) or ["<id column>"]
+        return (f"If the feed has one row per offense, add a [sources.{self.slug}.offense_rows] table (rows sharing "
+                f"the key become one incident); if more columns identify an incident, list them all: "
+                f"incident_key = {key + ['<column>']}")
 
 
 @dataclass(frozen=True)
 class IncidentAdapter:
+    """The older face the flows use (kept until they take ``IncidentFeedAdapter``)."""
+
     read_raw: Callable[[Path], Iterator[pa.RecordBatch]]
     to_standard: Callable[[pd.DataFrame], pd.DataFrame]
     api_records_to_raw: Callable[[list], pa.Table] | None
     watermark_field: str | None
+    feed: IncidentFeedAdapter | None = None
 
 
-def incident_adapter(cfg: Mapping[str, Any], city_timezone: str) -> IncidentAdapter:
+def grain_from_config(cfg: MappedSourceConfig) -> IncidentGrain:
+    """Return the incident grain of a typed mapped-source config."""
+    derived = [cfg.derived_key] + [lay.derived_key for lay in cfg.layouts]
+    counter = any(d is not None and d.occurrence_counter for d in derived)
+    rows = cfg.offense_rows
+    return IncidentGrain(offense_rows=rows is not None, occurrence_counter=counter,
+                         pick=rows.pick if rows else "drug_first", code_order=rows.code_order if rows else "numeric",
+                         precedence=tuple(rows.category_order) if rows else DEFAULT_PRECEDENCE)
+
+
+def mapped_adapter(config: MappedSourceConfig, *, slug: str, city_timezone: str) -> IncidentFeedAdapter:
+    """Return the generic adapter for one typed ``[sources.<slug>]`` table (adapter = "mapped")."""
+    mapping = mapping_from_config(config, city_timezone)
+    grain = grain_from_config(config)
+    return IncidentFeedAdapter(
+        slug=slug, schema=INCIDENTS, suite=SUITE, read_raw=partial(read_raw_csv, mapping=mapping),
+        to_standard=partial(standardize_incidents, mapping=mapping), geocoder="points",
+        grain=grain, to_incidents=partial(to_incidents, grain=grain) if grain.needs_batch_step else None,
+        watermark_field=config.watermark_field, xy_crs=config.coordinates.xy_crs,
+        incident_key=tuple(config.incident_key or ()))
+
+
+CHICAGO = IncidentFeedAdapter(
+    slug=police_chicago.SLUG, schema=INCIDENTS, suite=SUITE, read_raw=police_chicago.read_raw,
+    to_standard=police_chicago.to_standard, geocoder="points",
+    api_records_to_raw=police_chicago.api_records_to_raw, watermark_field=police_chicago.WATERMARK_FIELD)
+
+
+def incident_adapter(cfg: Mapping[str, Any], city_timezone: str, *, file: str | None = None,
+                     slug: str = "<slug>") -> IncidentAdapter:
     """Return the adapter named by ``cfg['adapter']`` for one ``[sources.<slug>]`` table."""
     kind = cfg.get("adapter")
     if kind == "police_chicago":
-        return IncidentAdapter(police_chicago.read_raw, police_chicago.to_standard, police_chicago.api_records_to_raw,
-                               police_chicago.WATERMARK_FIELD)
+        return IncidentAdapter(CHICAGO.read_raw, CHICAGO.to_standard, CHICAGO.api_records_to_raw,
+                               CHICAGO.watermark_field, CHICAGO)
     if kind == "mapped":
-        mapping = IncidentMapping.from_config(cfg, city_timezone)
-        return IncidentAdapter(partial(read_raw_csv, mapping=mapping), partial(standardize_incidents, mapping=mapping),
-                               None, cfg.get("watermark_field"))
-    raise ConfigError("city config", f"unknown adapter {kind!r}", "Use adapter = \"police_chicago\" or \"mapped\"")
+        feed = mapped_adapter(parse_mapped_source(dict(cfg), file=file, slug=slug), slug=slug,
+                              city_timezone=city_timezone)
+        return IncidentAdapter(feed.read_raw, feed.to_standard, None, feed.watermark_field, feed)
+    raise ConfigError(f"{file or 'city config'} [sources.{slug}]", f"unknown adapter {kind!r}",
+                      "Use adapter = \"police_chicago\" or \"mapped\"")
