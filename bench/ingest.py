@@ -31,8 +31,8 @@ t0 = time.perf_counter()
 import duckdb, geopandas as gpd, pyarrow as pa, pyarrow.csv as pc
 from flows.settings import Settings
 s = Settings()
-files = [s.data_path(f) for f in s.city["sources"]["police_chicago"]["files"]]
-nb = gpd.read_file(s.data_path(s.city["neighborhoods"]["file"]))[["area_numbe", "geometry"]]
+files = [s.data_path(f) for f in s.city.source("police_chicago").files]
+nb = gpd.read_file(s.data_path(s.city.neighborhoods.file))[["area_numbe", "geometry"]]
 con = duckdb.connect(sys.argv[1])
 rows = 0
 for f in files:

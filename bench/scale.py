@@ -62,7 +62,7 @@ def read_base():
 
     settings = Settings()
     tables = []
-    for rel in settings.city["sources"]["police_chicago"]["files"]:
+    for rel in settings.city.source("police_chicago").files:
         path = settings.data_path(rel)
         text = {name: pa.string() for name in read_header(path)}  # keep codes such as IUCR 0486 as written
         tables.append(pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=text),

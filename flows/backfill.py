@@ -27,16 +27,14 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.feed_runs import load_batches, raise_if_failed
-from flows.city_inputs import city_neighborhoods, city_population, police_context
+from flows.city_inputs import city_neighborhoods, neighborhood_rows, police_context
 from flows.artifacts import publish_batch_artifacts
 from flows.settings import Settings
 from schemas.errors import InputError
 from tasks.ingest.landing import LandedBatch, iter_landed
-from tasks.geocode.neighborhoods import neighborhood_dimension
 from tasks.ingest.police_feed import feed_spec
+from tasks.ingest.prefect_tasks import prepare_warehouse
 from warehouse.resource import Warehouse
-from warehouse.load import init_warehouse, replace_table
-from warehouse.tables import dim_neighborhoods
 
 UNPARSED = "unparsed"  # rows whose occurred_at does not parse (they sit in quarantine; no month)
 
@@ -110,15 +108,10 @@ def backfill_flow(date_from: str, date_to: str, source: str = "police_chicago",
     log.info("%s %s..%s: %d of %d landed batch(es) hold rows in range: %s", source, months[0], months[-1],
              len(selected), len(landed), ", ".join(Path(b.origin).name for b in selected) or "none")
 
-    neighborhoods = city_neighborhoods(settings)
-    engine = Warehouse(ctx.warehouse_url)
-    try:
-        init_warehouse(engine)  # a backfill may target a new, empty warehouse
-        replace_table(engine, dim_neighborhoods,
-                      neighborhood_dimension(neighborhoods, city_population(settings), ctx.projected_crs))
-    finally:
-        engine.close()
-    summaries, failures = load_batches(ctx, feed_spec(ctx, neighborhoods), selected, force=True)
+    with Warehouse(ctx.warehouse_url) as wh:
+        prepare_warehouse(wh, neighborhood_rows(settings))  # a backfill may target a new, empty warehouse
+        summaries, failures = load_batches(wh, ctx, feed_spec(ctx, city_neighborhoods(settings)), selected,
+                                           force=True)
     create_table_artifact(key=f"backfill-{source}".replace("_", "-"), table=per_month,
                           description=f"Backfill of {source} {months[0]}..{months[-1]}: landed rows per month")
     if summaries:

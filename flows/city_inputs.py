@@ -101,7 +101,7 @@ def police_context(settings: Settings, source: str = "police_chicago") -> Police
     base = feed_context(settings, source)
     return PoliceContext(
         **{f: getattr(base, f) for f in ("source", "warehouse_url", "raw_dir", "stage_dir", "chunk_rows")},
-        adapter=incident_adapter(cfg, city.timezone),
+        adapter=incident_adapter(cfg, city.timezone, slug=source),
         projected_crs=city.projected_crs,
         xy_crs=getattr(getattr(cfg, "coordinates", None), "xy_crs", None) or cfg.xy_crs,
         snap_tolerance_m=settings.snap_tolerance_m,

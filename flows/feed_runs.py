@@ -26,7 +26,7 @@ from warehouse.resource import Warehouse
 MAX_BATCHES_IN_FLIGHT = 2
 
 
-def load_batches(ctx: FeedContext, spec: FeedSpec, batches: list[LandedBatch],
+def load_batches(wh: Warehouse, ctx: FeedContext, spec: FeedSpec, batches: list[LandedBatch],
                  force: bool = False) -> tuple[list[dict], list[str]]:
     """Take each landed batch through its stages and merge it; return per-batch summaries and failure messages.
 
@@ -40,35 +40,34 @@ def load_batches(ctx: FeedContext, spec: FeedSpec, batches: list[LandedBatch],
     """
     log = get_run_logger()
     summaries, failures = [], []
-    with Warehouse(ctx.warehouse_url) as wh:
-        todo = [b for b in batches if force or not already_loaded(wh, ctx.source, b, spec.schema.name)]
-        placed_in_order = _placed(ctx, spec, todo)  # lazy, in the order of ``todo``
-        for batch in batches:
-            if batch not in todo:
-                log.info("%s: already loaded into %s (sha256 %s…), skipped", Path(batch.origin).name,
-                         spec.schema.table, batch.sha256[:12])
-                summaries.append(_summary(spec, batch, "skipped"))
-                continue
-            started = datetime.now()
-            try:
-                with tags(ctx.source):
-                    placed = next(placed_in_order)
-                    placed = placed() if callable(placed) else placed.result()
-                    with concurrency(load_limit(ctx.source), occupy=1):
-                        summary = load_task(wh, spec, placed, flow_run.get_id(), started)
-            except BaseException as exc:
-                clear_stage(ctx.stage_dir / spec.schema.name / batch.batch_id)
-                audit_failure(wh, spec, batch, flow_run.get_id(), started, exc)
-                if not isinstance(exc, PulseError):
-                    raise
-                log.error("%s", exc)
-                failures.append(str(exc))
-                summaries.append({**_summary(spec, batch, "failed"), "message": str(exc)})
-                continue
-            log.info("%s: %d read, %d loaded into %s (%d new, %d updated), %d quarantined", Path(batch.origin).name,
-                     summary["rows_read"], summary["rows_loaded"], spec.schema.table, summary["rows_inserted"],
-                     summary["rows_updated"], summary["rows_quarantined"])
-            summaries.append({**summary, "table": spec.schema.table, "entity": spec.schema.name})
+    todo = [b for b in batches if force or not already_loaded(wh, ctx.source, b, spec.schema.name)]
+    placed_in_order = _placed(ctx, spec, todo)  # lazy, in the order of ``todo``
+    for batch in batches:
+        if batch not in todo:
+            log.info("%s: already loaded into %s (sha256 %s…), skipped", Path(batch.origin).name,
+                     spec.schema.table, batch.sha256[:12])
+            summaries.append(_summary(spec, batch, "skipped"))
+            continue
+        started = datetime.now()
+        try:
+            with tags(ctx.source):
+                placed = next(placed_in_order)
+                placed = placed() if callable(placed) else placed.result()
+                with concurrency(load_limit(ctx.source), occupy=1):
+                    summary = load_task(wh, spec, placed, flow_run.get_id(), started)
+        except BaseException as exc:
+            clear_stage(ctx.stage_dir / spec.schema.name / batch.batch_id)
+            audit_failure(wh, spec, batch, flow_run.get_id(), started, exc)
+            if not isinstance(exc, PulseError):
+                raise
+            log.error("%s", exc)
+            failures.append(str(exc))
+            summaries.append({**_summary(spec, batch, "failed"), "message": str(exc)})
+            continue
+        log.info("%s: %d read, %d loaded into %s (%d new, %d updated), %d quarantined", Path(batch.origin).name,
+                 summary["rows_read"], summary["rows_loaded"], spec.schema.table, summary["rows_inserted"],
+                 summary["rows_updated"], summary["rows_quarantined"])
+        summaries.append({**summary, "table": spec.schema.table, "entity": spec.schema.name})
     return summaries, failures
 
 

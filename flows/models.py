@@ -8,6 +8,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.settings import Settings
+from schemas.city_config import IncidentSourceConfig
 from warehouse.resource import Warehouse, redact
 from warehouse.load import init_warehouse
 from warehouse.models import LAYERS, build_models, discover_models
@@ -17,10 +18,9 @@ from warehouse.seeds import load_seeds
 
 def iucr_code_table(settings: Settings) -> tuple[Path | None, str]:
     """Return the offense code table (path, code column) of the first source that names one."""
-    for cfg in settings.city.get("sources", {}).values():
-        table = cfg.get("code_table") if isinstance(cfg, dict) else None
-        if table:
-            return settings.data_path(table["file"]), table.get("column", "IUCR")
+    for cfg in settings.city.sources_of(IncidentSourceConfig).values():
+        if cfg.code_table is not None:
+            return settings.data_path(cfg.code_table.file), cfg.code_table.column
     return None, "IUCR"
 
 

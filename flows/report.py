@@ -61,9 +61,8 @@ def report_flow(settings: Settings | None = None) -> Path:
     """Build the analyst report from the warehouse; returns the path of ``<work_dir>/reports/index.html``."""
     settings = settings or Settings()
     log = get_run_logger()
-    city = settings.city["city"]
-    data = read_report_data(settings.resolved_warehouse_url, city.get("projected_crs", "EPSG:3857"),
-                            city.get("name", "City"))
+    city = settings.city.city
+    data = read_report_data(settings.resolved_warehouse_url, city.projected_crs, city.name)
     if data is None:
         raise InputError("fct_incidents", "holds no incidents", "Load incidents first: pulse ingest police")
     if data.signals.empty:

@@ -9,82 +9,36 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flows.city_inputs import (address_geocoder, city_neighborhoods, feed_context, input_files, neighborhood_rows,
+                               source_config)
 from flows.feed_runs import load_batches, raise_if_failed
-from flows.city_inputs import city_neighborhoods, city_population
 from flows.artifacts import publish_batch_artifacts
 from flows.secrets import KEY_FILE, pseudonym_key
 from flows.settings import Settings
 from tasks.geocode.address_step import address_geocode_step
-from tasks.geocode.address_geocoder import AddressGeocoder
 from schemas.errors import ConfigError
-from tasks.ingest.prefect_tasks import FeedContext, land_file
-from tasks.geocode.neighborhoods import neighborhood_dimension
+from tasks.ingest.prefect_tasks import land_file
 from tasks.sources import treatment_facilities
 from tasks.synthetic.treatment import write_demo_admissions
 from tasks.ingest.treatment_feeds import (ADDRESS_COLUMN, SUITES, admissions_spec, export_is_synthetic,
                                    facilities_spec, land_facilities, provider_batches,
                                    sensitive_columns, teds_batches, teds_column_notes, teds_spec)
-from warehouse.resource import Warehouse, redact
-from warehouse.load import init_warehouse, replace_table
-from warehouse.tables import dim_neighborhoods
+from tasks.ingest.prefect_tasks import prepare_warehouse
+from tasks.sources.catalog import FacilitiesConfig, TedsConfig, TreatmentProviderConfig
+from warehouse.resource import Warehouse
 
 DEMO_SOURCE, PROVIDER_SOURCE, TEDS_SOURCE, FACILITIES_SOURCE = (
     "treatment_demo", "treatment_provider", "treatment_teds", "treatment_facilities")
 
 
-# -- plain run values from Settings ----------------------------------------------------------
-
-def source_config(settings: Settings, source: str) -> dict:
-    try:
-        return settings.city["sources"][source]
-    except KeyError:
-        raise ConfigError(settings.city_config, f"no [sources.{source}] table",
-                          f"Add it (see config/chicago.toml) or pick one of {sorted(settings.city.get('sources', {}))}"
-                          ) from None
-
-
-def feed_context(settings: Settings, source: str) -> FeedContext:
-    return FeedContext(source=source, warehouse_url=settings.resolved_warehouse_url, raw_dir=settings.raw_dir,
-                       stage_dir=settings.work_dir / "staging", chunk_rows=settings.chunk_rows)
-
-
-def data_files(settings: Settings, relative: list[str]) -> list[Path]:
-    paths = [settings.data_path(f) for f in relative]
-    for p in paths:
-        if not p.exists():
-            raise ConfigError(p, "source file not found", "Set PULSE_DATA_DIR to the folder holding the shared data")
-    return paths
-
-
-@lru_cache(maxsize=2)
-def address_geocoder(data_dir: str, id_field: str, name_field: str, snap_tolerance_m: float) -> AddressGeocoder:
-    """The offline address geocoder, built once per process (~3 s)."""
-    return AddressGeocoder.from_data_dir(data_dir, id_field=id_field, name_field=name_field,
-                                         snap_tolerance_m=snap_tolerance_m)
-
-
-def city_address_geocoder(settings: Settings) -> AddressGeocoder:
-    nb = settings.city["neighborhoods"]
-    return address_geocoder(str(settings.data_dir), nb["id_field"], nb["name_field"], settings.snap_tolerance_m)
-
-
-def prepare_warehouse(settings: Settings, with_neighborhoods: bool = True) -> None:
-    """Create missing tables; refresh dim_neighborhoods so loaded neighborhood ids resolve."""
-    engine = Warehouse(settings.resolved_warehouse_url)
-    try:
-        init_warehouse(engine)
-        if with_neighborhoods:
-            replace_table(engine, dim_neighborhoods,
-                          neighborhood_dimension(city_neighborhoods(settings), city_population(settings),
-                                                 settings.city["city"]["projected_crs"]))
-    finally:
-        engine.close()
+def city_address_geocoder(settings: Settings):
+    """The offline address geocoder for this city (built once per process)."""
+    return address_geocoder(settings)
 
 
 @task(name="generate-demo-admissions", tags=["extract", "synthetic"], cache_policy=NO_CACHE)
@@ -94,7 +48,7 @@ def generate_demo_export(path: Path, data_dir: Path, rows: int, seed: int, defec
 
 
 def demo_export_path(settings: Settings) -> Path:
-    return settings.work_dir / source_config(settings, DEMO_SOURCE)["export"]
+    return settings.work_dir / source_config(settings, DEMO_SOURCE, TreatmentProviderConfig).export
 
 
 def admissions_input(settings: Settings, file: str | None, log) -> tuple[Path, str]:
@@ -103,11 +57,9 @@ def admissions_input(settings: Settings, file: str | None, log) -> tuple[Path, s
         return Path(file), PROVIDER_SOURCE
     path = demo_export_path(settings)
     if not path.exists():
-        cfg = source_config(settings, DEMO_SOURCE)
-        rows = int(cfg.get("rows", 20_000))
-        generate_demo_export(path, settings.data_dir, rows, int(cfg.get("seed", 2017)),
-                             float(cfg.get("defect_rate", 0.035)))
-        log.info("generated a SYNTHETIC demo export of %d admissions at %s", rows, path)
+        cfg = source_config(settings, DEMO_SOURCE, TreatmentProviderConfig)
+        generate_demo_export(path, settings.data_dir, cfg.rows, cfg.seed, cfg.defect_rate)
+        log.info("generated a SYNTHETIC demo export of %d admissions at %s", cfg.rows, path)
     return path, DEMO_SOURCE
 
 
@@ -144,14 +96,14 @@ def treatment_flow(settings: Settings | None = None, file: str | None = None) ->
     path, source = admissions_input(settings, file, log)
     key = admissions_key(settings, path, log)
     ctx = feed_context(settings, source)
-    prepare_warehouse(settings)
-    log.info("warehouse %s ready", redact(ctx.warehouse_url))
-    batch = land_file(ctx, path, provider_batches)
-    geocode = address_geocode_step(lambda: city_address_geocoder(settings), ADDRESS_COLUMN, zip_col="residence_zip",
-                                   engine_url=ctx.warehouse_url, cache_secret=key)
-    spec = admissions_spec(source, SUITES["treatment_admissions"], key,
-                           geocode, sensitive_columns(batch.columns), datetime.now())
-    summaries, failures = load_batches(ctx, spec, [batch])
+    with Warehouse(ctx.warehouse_url) as wh:
+        prepare_warehouse(wh, neighborhood_rows(settings))
+        batch = land_file(ctx, path, provider_batches)
+        geocode = address_geocode_step(lambda: city_address_geocoder(settings), ADDRESS_COLUMN,
+                                       zip_col="residence_zip", warehouse=wh, cache_secret=key)
+        spec = admissions_spec(source, SUITES["treatment_admissions"], key,
+                               geocode, sensitive_columns(batch.columns), datetime.now())
+        summaries, failures = load_batches(wh, ctx, spec, [batch])
     publish_batch_artifacts(source, summaries, settings)
     raise_if_failed(source, failures)
     return summaries
@@ -162,17 +114,18 @@ def teds_flow(settings: Settings | None = None, files: list[str] | None = None) 
     """Load TEDS-A public-use files into fct_teds_state_admissions (state level)."""
     settings = settings or Settings()
     log = get_run_logger()
-    cfg = source_config(settings, TEDS_SOURCE)
-    paths = [Path(f) for f in files] if files else data_files(settings, cfg["files"])
-    year = cfg.get("admission_year")
+    cfg = source_config(settings, TEDS_SOURCE, TedsConfig)
+    paths = [Path(f) for f in files] if files else input_files(settings, cfg.files)
+    year = cfg.admission_year
     ctx = feed_context(settings, TEDS_SOURCE)
-    prepare_warehouse(settings, with_neighborhoods=False)
-    batches = [land_file(ctx, p, teds_batches) for p in paths]
-    for b in batches:
-        for note in teds_column_notes(b.columns, year):
-            log.info("%s: %s", Path(b.origin).name, note)
-    spec = teds_spec(TEDS_SOURCE, SUITES["teds_admissions"], year)
-    summaries, failures = load_batches(ctx, spec, batches)
+    with Warehouse(ctx.warehouse_url) as wh:
+        prepare_warehouse(wh)
+        batches = [land_file(ctx, p, teds_batches) for p in paths]
+        for b in batches:
+            for note in teds_column_notes(b.columns, year):
+                log.info("%s: %s", Path(b.origin).name, note)
+        spec = teds_spec(TEDS_SOURCE, SUITES["teds_admissions"], year)
+        summaries, failures = load_batches(wh, ctx, spec, batches)
     publish_batch_artifacts(TEDS_SOURCE, summaries, settings)
     raise_if_failed(TEDS_SOURCE, failures)
     return summaries
@@ -182,19 +135,20 @@ def teds_flow(settings: Settings | None = None, files: list[str] | None = None) 
 def facilities_flow(settings: Settings | None = None) -> list[dict]:
     """Load the treatment facility listings into dim_treatment_facilities with their neighborhoods."""
     settings = settings or Settings()
-    cfg = source_config(settings, FACILITIES_SOURCE)
+    cfg = source_config(settings, FACILITIES_SOURCE, FacilitiesConfig)
     known = sorted(rel for rel, _ in treatment_facilities.SOURCE_FILES.values())
-    if sorted(cfg.get("files", [])) != known:
+    if sorted(cfg.files) != known:
         raise ConfigError(settings.city_config, f"[sources.{FACILITIES_SOURCE}] files must be the adapter's layouts",
                           f"Set files = {known}")
-    paths = data_files(settings, cfg["files"])
+    paths = input_files(settings, cfg.files)
     ctx = feed_context(settings, FACILITIES_SOURCE)
-    prepare_warehouse(settings)
-    batch = land_facilities(ctx, settings.data_dir, paths)
-    city = settings.city["city"]
-    spec = facilities_spec(FACILITIES_SOURCE, city_neighborhoods(settings), city["bbox"], city["projected_crs"],
-                           settings.snap_tolerance_m)
-    summaries, failures = load_batches(ctx, spec, [batch])
+    city = settings.city.city
+    with Warehouse(ctx.warehouse_url) as wh:
+        prepare_warehouse(wh, neighborhood_rows(settings))
+        batch = land_facilities(ctx, settings.data_dir, paths)
+        spec = facilities_spec(FACILITIES_SOURCE, city_neighborhoods(settings), city.bbox, city.projected_crs,
+                               settings.snap_tolerance_m)
+        summaries, failures = load_batches(wh, ctx, spec, [batch])
     publish_batch_artifacts(FACILITIES_SOURCE, summaries, settings)
     raise_if_failed(FACILITIES_SOURCE, failures)
     return summaries

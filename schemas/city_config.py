@@ -170,29 +170,38 @@ def _validated(model: type[ConfigModel], table: Mapping[str, Any], path: Path, w
     try:
         return model.model_validate(table)
     except ValidationError as exc:
-        raise config_error(exc, path, where) from None
+        raise config_error(exc, file=path, table=where.strip("[]")) from None
 
 
-def config_error(exc: ValidationError, path: Path | str, where: str) -> ConfigError:
-    """Return one ConfigError line for the first problem pydantic found in a config table."""
-    err = exc.errors()[0]
-    loc = [str(p) for p in err["loc"]]
-    tables, key = loc[:-1], loc[-1] if loc else "?"
-    # Nested tables: [sources.x] + ('columns', 'occurred_at') -> [sources.x.columns] key 'occurred_at'
-    table = where
-    if tables:
-        inner = ".".join(tables)
-        table = f"[{where.strip('[]') + '.' if where else ''}{inner}]"
-    table = table or "the top level"
-    kind = err["type"]
-    if kind == "missing":
-        what, todo = f"{table} lacks the required key '{key}'", "Add it (see README: configuration keys)"
-    elif kind == "extra_forbidden":
-        what, todo = f"{table} has an unknown key '{key}'", "Remove it or fix its spelling (see README: configuration keys)"
-    elif isinstance(err.get("input"), Mapping):  # a rule about a whole table (e.g. keys that go together)
-        inner = f"[{(where.strip('[]') + '.') if where else ''}{'.'.join(loc)}]" if loc else table
-        what, todo = f"{inner}: {err['msg'].removeprefix('Value error, ')}", "Fix the table (see README: configuration keys)"
-    else:
-        msg = err["msg"].removeprefix("Value error, ")
-        what, todo = f"{table} key '{key}': {msg}", "Fix the value (see README: configuration keys)"
-    return ConfigError(path, what, todo)
+def _where(file: str | Path | None, table: str, loc: tuple) -> tuple[str, str | None]:
+    parts, key = [table], None
+    for p in loc:
+        if isinstance(p, int):
+            parts[-1] = f"{parts[-1]}[{p + 1}]"
+        elif p[:1].isupper() or "[" in p or p in ("str", "list", "bool", "float", "dict"):
+            continue  # pydantic's tag for a union member, not a key
+        else:
+            parts.append(p)
+    if len(parts) > 1:
+        key = parts.pop()
+    return f"{file} [{'.'.join(parts)}]" if file else f"[{'.'.join(parts)}]", key
+
+
+def _best_error(errors: list[dict]) -> dict:
+    # A union (str | table) reports one error per member: prefer the one naming a key.
+    order = {"extra_forbidden": 0, "missing": 1, "value_error": 2}
+    return min(errors, key=lambda e: (order.get(e["type"], 3), -len(e["loc"])))
+
+
+def config_error(err: ValidationError, *, file: str | Path | None, table: str) -> ConfigError:
+    """Return one ConfigError line naming the file, the table (``sources.<slug>``) and the key."""
+    e = _best_error(err.errors())
+    where, key = _where(file, table, tuple(e["loc"]))
+    if e["type"] == "extra_forbidden":
+        return ConfigError(where, f"unknown key '{key}'", "Remove it or fix its spelling (see README: configuration keys)")
+    if e["type"] == "missing":
+        return ConfigError(where, f"missing key '{key}'", "Add it (see README: configuration keys)")
+    msg = str(e["msg"]).removeprefix("Value error, ")
+    if key is None:
+        return ConfigError(where, msg, "See README: configuration keys")
+    return ConfigError(where, f"key '{key}': {msg} (got {e.get('input')!r})", "See README: configuration keys")

@@ -45,7 +45,7 @@ def warnings_seen():
 
 
 def configure(settings, stub, **overrides):
-    settings.city["sources"]["police_chicago"].update(api_base_url=stub.base_url, **FAST, **overrides)
+    settings.override_source("police_chicago", api_base_url=stub.base_url, **FAST, **overrides)
     return settings
 
 

@@ -50,7 +50,7 @@ def _child(req: dict) -> None:
 
     settings = Settings()
     if req.get("api"):
-        settings.city["sources"]["police_chicago"].update(req["api"])
+        settings.override_source("police_chicago", **req["api"])
     err = io.StringIO()
     try:
         with redirect_stderr(err):

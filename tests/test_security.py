@@ -97,8 +97,8 @@ def test_mapped_config_column_names_never_reach_sql(prefect_harness, settings_fa
     from flows.settings import REPO_ROOT
 
     settings = settings_factory(duckdb_url, city_config=REPO_ROOT / "config" / "chicago_generic.toml")
-    cfg = settings.city["sources"]["police_generic"]
-    cfg["columns"]["occurred_at"] = 'Date"; DROP TABLE load_audit; --'
+    columns = settings.city.source("police_generic").columns.model_dump(exclude_unset=True)
+    settings.override_source("police_generic", columns={**columns, "occurred_at": 'Date"; DROP TABLE load_audit; --'})
     with pytest.raises(PulseError) as err:
         police_incidents_flow(settings=settings, source="police_generic")
     assert "DROP TABLE load_audit" in one_line(err.value) and "is missing" in str(err.value)
@@ -122,7 +122,7 @@ def test_mapped_config_rejects_unknown_canonical_columns():
 @pytest.mark.parametrize("entry", ["../../etc/passwd", "chicago_crimes/../../../etc/hostname", "/etc/passwd"])
 def test_configured_police_files_stay_in_the_data_dir(settings_factory, duckdb_url, entry):
     settings = settings_factory(duckdb_url)
-    settings.city["sources"]["police_chicago"]["files"] = [entry]
+    settings.override_source("police_chicago", files=[entry])
     with pytest.raises(ConfigError) as err:
         police_files(settings)
     msg = one_line(err.value)
@@ -136,7 +136,7 @@ def test_configured_files_inside_the_data_dir_are_accepted(settings_factory, duc
 
 def test_police_flow_refuses_a_traversing_config(prefect_harness, settings_factory, duckdb_url):
     settings = settings_factory(duckdb_url)
-    settings.city["sources"]["police_chicago"]["files"] = ["../../../../etc/passwd"]
+    settings.override_source("police_chicago", files=["../../../../etc/passwd"])
     with pytest.raises(ConfigError) as err:
         police_incidents_flow(settings=settings)
     assert "outside the data directory" in one_line(err.value)
@@ -172,7 +172,7 @@ def test_other_feeds_refuse_traversing_config(prefect_harness, settings_factory,
     from flows.treatment import teds_flow
 
     settings = settings_factory(duckdb_url)
-    settings.city["sources"][source]["files"] = ["../../../../etc/hostname"]
+    settings.override_source(source, files=["../../../../etc/hostname"])
     with pytest.raises(ConfigError) as err:
         (teds_flow if source == "treatment_teds" else library_programs_flow)(settings=settings)
     assert "outside" in one_line(err.value)

@@ -100,15 +100,16 @@ def demo_treatment(rows: Optional[int] = typer.Option(None, "--rows", min=1, hel
                                                          "<work dir>/demo/treatment_admissions.csv).")):
     """Write a SYNTHETIC treatment-admissions export (TEDS-A coded, with known defects)."""
     from flows.cli.console import console
-    from flows.treatment import DEMO_SOURCE, demo_export_path, source_config
+    from flows.city_inputs import source_config
+    from flows.treatment import DEMO_SOURCE, demo_export_path
+    from tasks.sources.catalog import TreatmentProviderConfig
     from tasks.synthetic.treatment import write_demo_admissions
 
     settings = Settings()
     try:
-        cfg = source_config(settings, DEMO_SOURCE)
-        path = write_demo_admissions(output or demo_export_path(settings), settings.data_dir,
-                                     n=rows or int(cfg.get("rows", 20_000)), seed=seed if seed is not None else
-                                     int(cfg.get("seed", 2017)), defect_rate=float(cfg.get("defect_rate", 0.035)))
+        cfg = source_config(settings, DEMO_SOURCE, TreatmentProviderConfig)
+        path = write_demo_admissions(output or demo_export_path(settings), settings.data_dir, n=rows or cfg.rows,
+                                     seed=seed if seed is not None else cfg.seed, defect_rate=cfg.defect_rate)
     except PulseError as exc:
         _fail(exc)
     console.print(f"Wrote SYNTHETIC admissions to [bold]{path}[/] (defects listed in "

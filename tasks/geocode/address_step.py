@@ -117,13 +117,13 @@ def geocode_addresses(frame: pd.DataFrame, geocoder: AddressGeocoder, address_co
 
 
 def address_geocode_step(geocoder: AddressGeocoder | Callable[[], AddressGeocoder], address_col: str, *,
-                         zip_col: str | None = None, engine_url: str | None = None,
+                         zip_col: str | None = None, warehouse: Warehouse | None = None,
                          cache_secret: bytes | None = None) -> Callable[[pd.DataFrame], pd.DataFrame]:
     """Return a ``FeedSpec.geocode`` function: frame -> ``geocode_addresses`` rows.
 
     ``geocoder`` may be a function returning one: it is then built on the first call only
-    (building takes seconds; a rerun whose batches are all loaded never needs it). With
-    ``engine_url`` the step reads the ``geocode_cache`` rows of the frame's addresses before
+    (building takes seconds; a rerun whose batches are all loaded never needs it). With a
+    ``warehouse`` the step reads the ``geocode_cache`` rows of the frame's addresses before
     geocoding and writes the new ones after (the table must exist: ``init_warehouse``).
     """
     built: list[AddressGeocoder] = [geocoder] if isinstance(geocoder, AddressGeocoder) else []
@@ -134,15 +134,11 @@ def address_geocode_step(geocoder: AddressGeocoder | Callable[[], AddressGeocode
         return built[0]
 
     def geocode(frame: pd.DataFrame) -> pd.DataFrame:
-        if engine_url is None:
+        if warehouse is None:
             return geocode_addresses(frame, the_geocoder(), address_col, zip_col, None, cache_secret)[0]
-        engine = Warehouse(engine_url)
-        try:
-            cached = read_cache(engine, storage_keys(frame[address_col], cache_secret)["storage_key"])
-            out, new = geocode_addresses(frame, the_geocoder(), address_col, zip_col, cached, cache_secret)
-            write_cache(engine, new)
-        finally:
-            engine.close()
+        cached = read_cache(warehouse, storage_keys(frame[address_col], cache_secret)["storage_key"])
+        out, new = geocode_addresses(frame, the_geocoder(), address_col, zip_col, cached, cache_secret)
+        write_cache(warehouse, new)
         return out
 
     return geocode

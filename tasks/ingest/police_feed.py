@@ -9,13 +9,14 @@ import pandas as pd
 
 from schemas.incidents import INCIDENTS
 from tasks.ingest.feed_spec import FeedSpec
-from schemas.errors import PulseError
+from schemas.city_config import CityTable, IncidentSourceConfig
+from schemas.errors import ConfigError, PulseError
 from schemas.failpoints import failpoint
 from tasks.geocode.points import assign_neighborhoods
 from tasks.ingest.prefect_tasks import FeedContext
 from tasks.ingest.landing import LandedBatch, land_batches
 from tasks.sources import socrata
-from tasks.sources.incident_adapters import IncidentAdapter
+from tasks.sources.incident_adapters import IncidentFeedAdapter
 
 REPO = Path(__file__).resolve().parents[2]
 SUITE = REPO / "expectations" / "police_incidents.json"
@@ -25,22 +26,22 @@ SUITE = REPO / "expectations" / "police_incidents.json"
 class PoliceContext(FeedContext):
     """Feed context plus the police feed's geocoding and validation values."""
 
-    adapter: IncidentAdapter
+    adapter: IncidentFeedAdapter
     projected_crs: str
     xy_crs: str | None
     snap_tolerance_m: float
     suite_parameters: dict[str, Any]
 
 
-def suite_parameters(city: dict, offense_codes: list[str] | None, earliest: str) -> dict[str, Any]:
+def suite_parameters(city: CityTable, offense_codes: list[str] | None, earliest: str) -> dict[str, Any]:
     """Return run-time values for the police suite's ``$PARAMETER``s.
 
     Without a code table (``offense_codes`` None) the known-code expectation is skipped.
     """
-    lon_min, lat_min, lon_max, lat_max = city["city"]["bbox"]
+    lon_min, lat_min, lon_max, lat_max = city.bbox
     codes = offense_codes
     return {
-        "earliest_date": pd.Timestamp(earliest), "now": pd.Timestamp.now(tz=city["city"]["timezone"]).tz_localize(None),
+        "earliest_date": pd.Timestamp(earliest), "now": pd.Timestamp.now(tz=city.timezone).tz_localize(None),
         "lat_min": lat_min, "lat_max": lat_max, "lon_min": lon_min, "lon_max": lon_max,
         "known_offense_codes": sorted(set(codes) | {c.zfill(4) for c in codes}) if codes is not None else None,
     }
@@ -55,16 +56,20 @@ def feed_spec(ctx: PoliceContext, neighborhoods) -> FeedSpec:
                     geocode=geocode, suite_parameters=ctx.suite_parameters)
 
 
-def land_api_pages(ctx: PoliceContext, base_url: str, dataset_id: str, page_size: int, since: str | None,
-                   app_token: str | None, transport=None, sleep=None, log=None, timeout: float = 60.0,
-                   max_attempts: int = 5, backoff: float = 1.0) -> tuple[list[LandedBatch], str | None]:
+def land_api_pages(ctx: PoliceContext, cfg: IncidentSourceConfig, since: str | None, app_token: str | None,
+                   transport=None, sleep=None, log=None) -> tuple[list[LandedBatch], str | None]:
     """Land every page newer than ``since``; return landed batches and the new watermark.
 
     The new watermark is only returned when every page arrived and the row count matches
-    the source's own count, so it can never pass data that was not landed. ``timeout`` (per
-    request, seconds), ``max_attempts`` and ``backoff`` come from the source's config.
+    the source's own count, so it can never pass data that was not landed. The portal, page size,
+    request timeout, attempts and backoff come from the source's config.
     """
-    http = {"transport": transport, "timeout": timeout, "max_attempts": max_attempts, "backoff": backoff,
+    if not (cfg.api_base_url and cfg.dataset_id):
+        raise ConfigError(f"[sources.{ctx.source}]", "needs api_base_url and dataset_id for mode=api",
+                          "Add them (e.g. https://data.cityofchicago.org and ijzp-q8t2) or use mode=files")
+    base_url, dataset_id, page_size = cfg.api_base_url, cfg.dataset_id, cfg.page_size
+    http = {"transport": transport, "timeout": cfg.timeout_seconds, "max_attempts": cfg.max_attempts,
+            "backoff": cfg.retry_backoff_seconds,
             **({"sleep": sleep} if sleep is not None else {})}
     kwargs = {**http, "log": log}
     expected = socrata.count_rows(base_url, dataset_id, watermark_field=ctx.adapter.watermark_field, since=since,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -20,8 +21,9 @@ from tasks.ingest.feed_spec import FeedSpec
 from tasks.ingest.landing import LandedBatch, file_sha256, find_landed, land_batches
 from tasks.ingest.stages import (Checked, Placed, Staged, batch_info, geocode_batch, load_placed, standardize_batch,
                                  validate_staged)
-from warehouse.load import clear_stage, loaded_checksums, record_audit
+from warehouse.load import clear_stage, init_warehouse, loaded_checksums, record_audit, replace_table
 from warehouse.resource import Warehouse
+from warehouse.tables import dim_neighborhoods
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,15 @@ def land_file(ctx: FeedContext, path: Path, reader: Callable[[Path], Iterator[pa
     sha = file_sha256(path)
     return find_landed(ctx.raw_dir, ctx.source, sha) or land_batches(ctx.raw_dir, ctx.source, str(path), sha,
                                                                     reader(path))
+
+
+@task(name="prepare-warehouse", tags=["warehouse"], cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2,
+      retry_condition_fn=retry_unless_user_error)
+def prepare_warehouse(wh: Warehouse, neighborhoods: pd.DataFrame | None = None) -> None:
+    """Create the tables that do not exist yet; refresh dim_neighborhoods so loaded ids resolve."""
+    init_warehouse(wh)
+    if neighborhoods is not None:
+        replace_table(wh, dim_neighborhoods, neighborhoods)
 
 
 def stage_folder(ctx: FeedContext, spec: FeedSpec, batch: LandedBatch) -> Path:

@@ -153,30 +153,22 @@ def session_fingerprint(session_ids: Iterable[str], known: Iterable[str]) -> str
 
 # ---------------------------------------------------------------- warehouse references (IO)
 
-def known_programs(warehouse_url: str) -> pd.DataFrame:
+def known_programs(wh: Warehouse) -> pd.DataFrame:
     """Return every program in ``dim_programs``: program_id, program_type, started_on, ended_on."""
     table = metadata.tables[PROGRAMS.table]
-    engine = Warehouse(warehouse_url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(select(*[table.c[c] for c in REFERENCE_COLUMNS])).all()
-    finally:
-        engine.close()
+    with wh.connect() as conn:
+        rows = conn.execute(select(*[table.c[c] for c in REFERENCE_COLUMNS])).all()
     frame = pd.DataFrame(rows, columns=REFERENCE_COLUMNS)
     for col in ("started_on", "ended_on"):
         frame[col] = pd.to_datetime(frame[col]).astype("datetime64[us]")
     return frame.astype({"program_id": "str", "program_type": "str"})
 
 
-def known_session_ids(warehouse_url: str) -> list[str]:
+def known_session_ids(wh: Warehouse) -> list[str]:
     """Return the session ids in ``fct_program_sessions``."""
     table = metadata.tables[SESSIONS.table]
-    engine = Warehouse(warehouse_url)
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(select(table.c.session_id)).scalars())
-    finally:
-        engine.close()
+    with wh.connect() as conn:
+        return list(conn.execute(select(table.c.session_id)).scalars())
 
 
 # ---------------------------------------------------------------- site geocoding (pure given its parts)

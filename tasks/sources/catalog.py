@@ -5,39 +5,14 @@ The city config parser (``flows.settings``) validates every source table with th
 """
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
-from schemas.city_config import ConfigModel, IncidentSourceConfig, SourceConfig
+from schemas.city_config import IncidentSourceConfig, SourceConfig
+from tasks.sources.mapped_config import MappedSourceConfig
 
 
 class PoliceChicagoConfig(IncidentSourceConfig):
     """Chicago's "Crimes - 2001 to present" files or Socrata API (the layout is built in)."""
-
-
-class MappedTimestamps(ConfigModel):
-    formats: list[str] = Field(default_factory=lambda: ["ISO8601"], description="strptime formats, tried in order.")
-    timezone: str | None = Field(None, description="Zone of the source's values (default: the city's).")
-
-
-class MappedCoordinates(ConfigModel):
-    latitude: str | None = Field(None, description="Source column of the latitude (WGS84).")
-    longitude: str | None = Field(None, description="Source column of the longitude (WGS84).")
-    x: str | None = Field(None, description="Source column of a projected x, used when lat/lon are missing.")
-    y: str | None = Field(None, description="Source column of a projected y.")
-    xy_crs: str | None = Field(None, description="CRS of x/y (e.g. EPSG:3435).")
-
-
-class MappedSourceConfig(IncidentSourceConfig):
-    """Any city's incident file or Socrata export, mapped to the canonical columns by configuration."""
-
-    id_column: str = Field(description="Source column holding the unique incident id.")
-    columns: dict[str, str] = Field(description="Canonical column = source column (occurred_at is required).")
-    timestamps: MappedTimestamps = Field(default_factory=MappedTimestamps)
-    coordinates: MappedCoordinates = Field(default_factory=MappedCoordinates)
-    offenses: dict[str, Any] = Field(default_factory=dict, description="code_column, strip_leading_zeros and "
-                                                                       "code lists per drug category.")
 
 
 class ProgramsCplConfig(SourceConfig):

@@ -6,22 +6,20 @@ grain step). ``incident_adapter(table, tz)`` is the older dict-based entry the f
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
-from typing import Any
 
-import pandas as pd
 import pyarrow as pa
 
+from schemas.city_config import IncidentSourceConfig
 from schemas.errors import ConfigError
 from schemas.incidents import INCIDENTS
 from tasks.sources import police_chicago
 from tasks.sources.adapter import Adapter
 from tasks.sources.incident_grain import IncidentFrames, IncidentGrain, to_incidents
 from tasks.sources.mapped import mapping_from_config, read_raw_csv, standardize_incidents
-from tasks.sources.mapped_config import DEFAULT_PRECEDENCE, MappedSourceConfig, parse_mapped_source
+from tasks.sources.mapped_config import DEFAULT_PRECEDENCE, MappedSourceConfig
 
 SUITE = "police_incidents"
 
@@ -43,17 +41,6 @@ class IncidentFeedAdapter(Adapter):
         return (f"If the feed has one row per offense, add a [sources.{self.slug}.offense_rows] table (rows sharing "
                 f"the key become one incident); if more columns identify an incident, list them all: "
                 f"incident_key = {key + ['<column>']}")
-
-
-@dataclass(frozen=True)
-class IncidentAdapter:
-    """The older face the flows use (kept until they take ``IncidentFeedAdapter``)."""
-
-    read_raw: Callable[[Path], Iterator[pa.RecordBatch]]
-    to_standard: Callable[[pd.DataFrame], pd.DataFrame]
-    api_records_to_raw: Callable[[list], pa.Table] | None
-    watermark_field: str | None
-    feed: IncidentFeedAdapter | None = None
 
 
 def grain_from_config(cfg: MappedSourceConfig) -> IncidentGrain:
@@ -84,16 +71,11 @@ CHICAGO = IncidentFeedAdapter(
     api_records_to_raw=police_chicago.api_records_to_raw, watermark_field=police_chicago.WATERMARK_FIELD)
 
 
-def incident_adapter(cfg: Mapping[str, Any], city_timezone: str, *, file: str | None = None,
-                     slug: str = "<slug>") -> IncidentAdapter:
-    """Return the adapter named by ``cfg['adapter']`` for one ``[sources.<slug>]`` table."""
-    kind = cfg.get("adapter")
-    if kind == "police_chicago":
-        return IncidentAdapter(CHICAGO.read_raw, CHICAGO.to_standard, CHICAGO.api_records_to_raw,
-                               CHICAGO.watermark_field, CHICAGO)
-    if kind == "mapped":
-        feed = mapped_adapter(parse_mapped_source(dict(cfg), file=file, slug=slug), slug=slug,
-                              city_timezone=city_timezone)
-        return IncidentAdapter(feed.read_raw, feed.to_standard, None, feed.watermark_field, feed)
-    raise ConfigError(f"{file or 'city config'} [sources.{slug}]", f"unknown adapter {kind!r}",
+def incident_adapter(cfg: IncidentSourceConfig, city_timezone: str, *, slug: str) -> IncidentFeedAdapter:
+    """Return the adapter of one typed ``[sources.<slug>]`` incident source (police_chicago or mapped)."""
+    if isinstance(cfg, MappedSourceConfig):
+        return mapped_adapter(cfg, slug=slug, city_timezone=city_timezone)
+    if cfg.adapter == "police_chicago":
+        return CHICAGO
+    raise ConfigError(f"[sources.{slug}]", f"adapter {cfg.adapter!r} does not read police incidents",
                       "Use adapter = \"police_chicago\" or \"mapped\"")

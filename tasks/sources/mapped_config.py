@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator, model_validator
 
+from schemas.city_config import CodeTable, ConfigModel, IncidentSourceConfig, config_error
 from schemas.errors import ConfigError
 from schemas.incidents import OFFENSE_CATEGORIES
 
@@ -29,8 +30,7 @@ DEFAULT_FALSE = ("false", "f", "n", "no", "0")
 DEFAULT_PRECEDENCE = ("manufacture", "sale_delivery", "possession", "other_drug", "paraphernalia")
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+Strict = ConfigModel  # every table forbids unknown keys and is immutable once parsed
 
 
 class FlagMap(Strict):
@@ -180,12 +180,10 @@ class OffenseRowsConfig(Strict):
         "codes); 'none' = code text order."))
 
 
-class CodeTableConfig(Strict):
-    file: str = Field(description="CSV of known offense codes, relative to the data directory.")
-    column: str = Field(default="IUCR", description="Column of the codes.")
+CodeTableConfig = CodeTable
 
 
-class MappedSourceConfig(Strict):
+class MappedSourceConfig(IncidentSourceConfig):
     """A police source read by the generic ``mapped`` adapter (CSV/CSV.gz files)."""
 
     adapter: Literal["mapped"] = Field(default="mapped", description="\"mapped\" picks this adapter.")
@@ -224,40 +222,6 @@ class MappedSourceConfig(Strict):
         if not (self.incident_key or self.derived_key or layout_keys):
             raise ValueError("missing key 'incident_key' (or id_column): name the id column(s), or give a derived_key")
         return self
-
-
-def _where(file: str | Path | None, table: str, loc: tuple) -> tuple[str, str | None]:
-    parts, key = [table], None
-    for p in loc:
-        if isinstance(p, int):
-            parts[-1] = f"{parts[-1]}[{p + 1}]"
-        elif p[:1].isupper() or "[" in p or p in ("str", "list", "bool", "float", "dict"):
-            continue  # pydantic's tag for a union member, not a key
-        else:
-            parts.append(p)
-    if len(parts) > 1:
-        key = parts.pop()
-    return f"{file} [{'.'.join(parts)}]" if file else f"[{'.'.join(parts)}]", key
-
-
-def _best_error(errors: list[dict]) -> dict:
-    # A union (str | table) reports one error per member: prefer the one naming a key.
-    order = {"extra_forbidden": 0, "missing": 1, "value_error": 2}
-    return min(errors, key=lambda e: (order.get(e["type"], 3), -len(e["loc"])))
-
-
-def config_error(err: ValidationError, *, file: str | Path | None, table: str) -> ConfigError:
-    """Return one ConfigError line naming the file, the table (``sources.<slug>``) and the key."""
-    e = _best_error(err.errors())
-    where, key = _where(file, table, tuple(e["loc"]))
-    if e["type"] == "extra_forbidden":
-        return ConfigError(where, f"unknown key '{key}'", "Remove it or fix its spelling (see README: new city)")
-    if e["type"] == "missing":
-        return ConfigError(where, f"missing key '{key}'", "Add it (see README: new city)")
-    msg = str(e["msg"]).removeprefix("Value error, ")
-    if key is None:
-        return ConfigError(where, msg, "See README: new city")
-    return ConfigError(where, f"key '{key}': {msg} (got {e.get('input')!r})", "See README: new city")
 
 
 def parse_mapped_source(table: dict[str, Any], *, file: str | Path | None, slug: str) -> MappedSourceConfig:

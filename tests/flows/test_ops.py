@@ -35,7 +35,7 @@ def test_nightly_runs_the_stages_in_order_as_tagged_subflows(prefect_harness, se
 
     settings = settings_factory(duckdb_url, data_dir=data_dir_with(tmp_path, data_dir,
                                                                    {"jan2016.csv": real_rows(data_dir, 300, "22")}))
-    settings.city["sources"]["police_chicago"]["files"] = ["jan2016.csv"]
+    settings.override_source("police_chicago", files=["jan2016.csv"])
     state = nightly_flow(stages=["police", "models", "trends", "report"], settings=settings, return_state=True)
     out = state.result()
     assert list(out) == ["police", "models", "trends", "report"]
@@ -59,7 +59,7 @@ def test_nightly_failure_names_stage_source_batch_and_expectation(prefect_harnes
     rows = real_rows(data_dir, 20, "22")
     rows.loc[7, "ID"] = rows.loc[3, "ID"]
     settings = settings_factory(duckdb_url, data_dir=data_dir_with(tmp_path, data_dir, {"dupes.csv": rows}))
-    settings.city["sources"]["police_chicago"]["files"] = ["dupes.csv"]
+    settings.override_source("police_chicago", files=["dupes.csv"])
     with pytest.raises(PulseError) as e:
         nightly_flow(stages=["police", "trends", "report"], settings=settings)
     msg = str(e.value)

@@ -108,7 +108,7 @@ def test_api_mode_retries_and_keeps_a_watermark(prefect_harness, settings_factor
     # request 0 = count; then pages of 50: a 500, a 429 with Retry-After and a truncated body on the way.
     with SocrataStub(records, faults={1: "500", 3: "429", 4: "truncate"}) as stub:
         settings = settings_factory(duckdb_url)
-        settings.city["sources"]["police_chicago"].update(api_base_url=stub.base_url, page_size=50)
+        settings.override_source("police_chicago", api_base_url=stub.base_url, page_size=50)
         out = run(settings, mode="api")
         assert sum(s["rows_loaded"] + s["rows_quarantined"] for s in out) == 120
         assert q(duckdb_url, "SELECT count(*) FROM fct_incidents")[0][0] == sum(s["rows_loaded"] for s in out)
@@ -125,7 +125,7 @@ def test_api_empty_page_mid_stream_does_not_advance_the_watermark(prefect_harnes
     records = csv_rows_to_socrata(real_rows(data_dir, 120, "22"))
     with SocrataStub(records, faults={2: "empty"}) as stub:
         settings = settings_factory(duckdb_url)
-        settings.city["sources"]["police_chicago"].update(api_base_url=stub.base_url, page_size=50)
+        settings.override_source("police_chicago", api_base_url=stub.base_url, page_size=50)
         with pytest.raises(PulseError) as e:
             run(settings, mode="api")
         assert "returned 50 of 120" in str(e.value)

@@ -163,7 +163,7 @@ def test_admissions_load_quarantine_rerun_and_privacy(prefect_harness, settings_
 
 def test_demo_path_generates_the_export_and_a_private_key(prefect_harness, settings_factory, duckdb_url, records):
     settings = settings_factory(duckdb_url)  # no PULSE_PSEUDONYM_KEY
-    settings.city["sources"]["treatment_demo"]["rows"] = 150
+    settings.override_source("treatment_demo", rows=150)
     out = {s["table"]: s for s in run_treatment_feeds(settings=settings)}
     assert set(out) == {"fct_treatment_admissions", "fct_teds_state_admissions", "dim_treatment_facilities"}
     for s in out.values():

@@ -101,7 +101,7 @@ def test_step_reads_and_writes_the_warehouse_cache(geocoder, tmp_path):
     url = f"duckdb:///{tmp_path / 'w.duckdb'}"
     engine = Warehouse(url)
     init_warehouse(engine)
-    step = address_geocode_step(lambda: geocoder, "address", zip_col="zip", engine_url=url, cache_secret=SECRET)
+    step = address_geocode_step(lambda: geocoder, "address", zip_col="zip", warehouse=Warehouse(url), cache_secret=SECRET)
     frame = rows(["3247 W FILLMORE ST", "3247 W FILLMORE ST", "HOMELESS"], ["60624", "60624", None])
     out = step(frame)
     assert out[GEOCODE_QUARANTINE].notna().tolist() == [False, False, True]

@@ -94,7 +94,7 @@ def hand_warehouse(warehouse_url, settings_factory):
     engine = Warehouse(warehouse_url)
     init_warehouse(engine)
     replace_table(engine, dim_neighborhoods, neighborhood_dimension(
-        city_neighborhoods(settings), city_population(settings), settings.city["city"]["projected_crs"]))
+        city_neighborhoods(settings), city_population(settings), settings.city.city.projected_crs))
     insert_hand_rows(engine)
     yield engine
     engine.close()

@@ -12,7 +12,10 @@ import pytest
 from schemas.incidents import INCIDENTS
 from schemas.errors import ConfigError
 from tasks.sources import police_chicago
+from schemas.city_config import parse_city_config
+from tasks.sources.catalog import SOURCE_MODELS
 from tasks.sources.incident_adapters import incident_adapter
+from tasks.sources.mapped_config import MappedSourceConfig
 from tasks.sources.adapter import Adapter
 from tasks.sources.incident_adapters import mapped_adapter
 from tasks.sources.mapped import IncidentMapping, parse_timestamps, standardize_incidents
@@ -29,7 +32,8 @@ def generic_config() -> dict:
 def test_generic_adapter_gives_the_same_canonical_rows(data_dir):
     cfg = generic_config()
     path = data_dir / cfg["sources"]["police_generic"]["files"][0]
-    generic = incident_adapter(cfg["sources"]["police_generic"], cfg["city"]["timezone"])
+    generic = incident_adapter(MappedSourceConfig.model_validate(cfg["sources"]["police_generic"]),
+                               cfg["city"]["timezone"], slug="police_generic")
     a = police_chicago.to_standard(pa.Table.from_batches(list(police_chicago.read_raw(path))).to_pandas())
     b = generic.to_standard(pa.Table.from_batches(list(generic.read_raw(path))).to_pandas())
     assert len(a) == 1730
@@ -59,7 +63,9 @@ def test_bad_mapping_is_a_config_error():
         IncidentMapping.from_config({"id_column": "i", "columns": {"occurred_at": "d"}, "offenses": {"posession": []}},
                                     "America/Chicago")
     with pytest.raises(ConfigError):
-        incident_adapter({"adapter": "nope"}, "America/Chicago")
+        cfg = generic_config()
+        cfg["sources"]["police_generic"]["adapter"] = "nope"
+        parse_city_config(cfg, REPO / "config" / "chicago_generic.toml", SOURCE_MODELS)
 
 
 @pytest.mark.parametrize("text,expected", [
