@@ -1,5 +1,3 @@
--- grain: one row per source, entity, batch, failed expectation and column
--- materialized: table
 -- Quarantined rows counted by reason (a row failing two checks counts once under each). The
 -- offending values stay in the restricted quarantine_* tables.
 SELECT

@@ -1,5 +1,3 @@
--- grain: one row per calendar day of dim_dates, whole city
--- materialized: table
 -- INTERNAL: unsuppressed daily counts. Includes events without a neighborhood. A count is 0 on a
 -- day inside its domain's coverage with nothing recorded and NULL outside it.
 WITH coverage AS (
@@ -33,8 +31,8 @@ admissions AS (
     SELECT
         admitted_on AS date,
         count(*) AS n_admissions,
-        count(*) FILTER (WHERE referral_source = {{ var('criminal_justice_referral') }}) AS n_cj_admissions,
-        count(*) FILTER (WHERE primary_substance IN ({{ var('opioid_substance_codes') }})) AS n_opioid_admissions
+        count(*) FILTER (WHERE referral_source = {{ int_var('criminal_justice_referral') }}) AS n_cj_admissions,
+        count(*) FILTER (WHERE primary_substance IN ({{ int_list_var('opioid_substance_codes') }})) AS n_opioid_admissions
     FROM {{ ref('stg_treatment__admissions') }}
     WHERE admitted_on IS NOT NULL
     GROUP BY admitted_on

@@ -1,5 +1,3 @@
--- grain: one row per batch load attempt (audit_id)
--- materialized: view
 SELECT
     audit_id,
     batch_id,
@@ -18,4 +16,4 @@ SELECT
     message,
     started_at,
     finished_at
-FROM {{ source('load_audit') }}
+FROM {{ source('warehouse', 'load_audit') }}

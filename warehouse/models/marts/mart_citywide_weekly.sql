@@ -1,5 +1,3 @@
--- grain: one row per week (week_start = Monday) touching dim_dates, whole city
--- materialized: table
 -- Analyst-facing weekly sums of int_citywide_daily. n_police_days / n_treatment_days say how many
 -- days of the week the source covers (fewer than 7 in the first and last weeks: compare with
 -- care). Admission counts in 1..small_cell_threshold are NULL with <metric>_suppressed = TRUE.

@@ -1,5 +1,3 @@
--- grain: one row per treatment facility listing (facility_id) of one source list
--- materialized: view
 -- Staging over dim_treatment_facilities: rename/cast only, no joins.
 -- NOTE: the three source lists overlap (OTP and methadone lists repeat locator facilities);
 -- int_neighborhood_month counts distinct sites (house number + ZIP), not listings.
@@ -18,4 +16,4 @@ SELECT
     geocode_precision,
     batch_id,
     loaded_at
-FROM {{ source('dim_treatment_facilities') }}
+FROM {{ source('treatment', 'dim_treatment_facilities') }}

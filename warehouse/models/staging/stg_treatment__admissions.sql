@@ -1,5 +1,3 @@
--- grain: one row per treatment admission (admission_id) of a provider export; person-level
--- materialized: view
 -- Staging over fct_treatment_admissions: rename/cast only, no joins. Codes stay TEDS-A integers
 -- (-9 = missing). Person-level: analysts read only the suppressed marts.
 SELECT
@@ -25,4 +23,4 @@ SELECT
     source,
     batch_id,
     loaded_at
-FROM {{ source('fct_treatment_admissions') }}
+FROM {{ source('treatment', 'fct_treatment_admissions') }}

@@ -1,5 +1,3 @@
--- grain: one row per neighborhood (community area) and calendar month of dim_dates (full grid)
--- materialized: table
 -- Analyst-facing. Counts are 0 where nothing happened in a month the source covers and NULL
 -- outside its coverage (has_*_data = FALSE). Counts of people (admissions, program attendance,
 -- participants, library visits) in 1..small_cell_threshold are NULL with <metric>_suppressed =

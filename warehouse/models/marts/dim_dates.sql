@@ -1,6 +1,3 @@
--- grain: one row per calendar day, from the first day of the month of the earliest event to the
---   last day of the month of the latest event (police incidents, admissions, program sessions)
--- materialized: table
 -- Weeks start on Monday (ISO); day_of_week is ISO (1 = Monday ... 7 = Sunday).
 WITH event_bounds AS (
     SELECT min(occurred_date) AS first_day, max(occurred_date) AS last_day

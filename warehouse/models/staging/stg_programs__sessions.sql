@@ -1,5 +1,3 @@
--- grain: one row per program session, or per program and month where period = 'month'
--- materialized: view
 -- Staging over fct_program_sessions: rename/cast only, no joins. Library (CPL) rows are monthly
 -- door counts (period = 'month', session_date = first of the month).
 SELECT
@@ -13,4 +11,4 @@ SELECT
     source,
     batch_id,
     loaded_at
-FROM {{ source('fct_program_sessions') }}
+FROM {{ source('programs', 'fct_program_sessions') }}

@@ -1,5 +1,3 @@
--- grain: one row per neighborhood (community area) and calendar month of dim_dates (full grid)
--- materialized: table
 -- INTERNAL: unsuppressed counts, for the pipeline (trends, impact) only; analysts read
 -- mart_neighborhood_month. A count is 0 when nothing happened in a month the domain covers and
 -- NULL in months outside the domain's coverage (int_source_coverage). Events without a
@@ -54,8 +52,8 @@ admissions AS (
         a.neighborhood_id,
         d.month_start,
         count(*) AS n_admissions,
-        count(*) FILTER (WHERE a.referral_source = {{ var('criminal_justice_referral') }}) AS n_cj_admissions,
-        count(*) FILTER (WHERE a.primary_substance IN ({{ var('opioid_substance_codes') }})) AS n_opioid_admissions
+        count(*) FILTER (WHERE a.referral_source = {{ int_var('criminal_justice_referral') }}) AS n_cj_admissions,
+        count(*) FILTER (WHERE a.primary_substance IN ({{ int_list_var('opioid_substance_codes') }})) AS n_opioid_admissions
     FROM {{ ref('stg_treatment__admissions') }} a
     JOIN {{ ref('dim_dates') }} d ON d.date = a.admitted_on
     WHERE a.neighborhood_id IS NOT NULL

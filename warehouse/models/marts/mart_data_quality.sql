@@ -1,5 +1,3 @@
--- grain: one row per batch load attempt (load_audit row)
--- materialized: table
 -- Rows read / loaded / quarantined per source and batch, with the batch's most frequent
 -- quarantine reason. For counts by every reason use mart_quarantine_reasons. Counts of records
 -- failing a check carry no person attributes or geography and are not suppressed. The audit's

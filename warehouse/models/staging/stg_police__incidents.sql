@@ -1,5 +1,3 @@
--- grain: one row per police incident (incident_id), all offense types
--- materialized: view
 -- Staging over the loader-maintained fct_incidents: rename/cast only, no joins.
 -- occurred_at is local wall-clock time (America/Chicago for Chicago); occurred_date is its date.
 SELECT
@@ -32,4 +30,4 @@ SELECT
     source,
     batch_id,
     loaded_at
-FROM {{ source('fct_incidents') }}
+FROM {{ source('police', 'fct_incidents') }}

@@ -1,5 +1,3 @@
--- grain: one row per program session and participant; person-level
--- materialized: view
 -- Staging over fct_session_roster: rename/cast only, no joins. participant_key is a keyed HMAC.
 SELECT
     session_id,
@@ -8,4 +6,4 @@ SELECT
     source,
     batch_id,
     loaded_at
-FROM {{ source('fct_session_roster') }}
+FROM {{ source('programs', 'fct_session_roster') }}

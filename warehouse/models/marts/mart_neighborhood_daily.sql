@@ -1,5 +1,3 @@
--- grain: one row per neighborhood (community area) and day within the police data's coverage
--- materialized: table
 -- Analyst-facing daily police counts for spike detection (EARS C1-C3). Full grid: 0 where
 -- nothing was recorded. Police counts are not person-level, so nothing is suppressed here.
 WITH coverage AS (

@@ -1,13 +1,11 @@
--- grain: one row per TEDS-A substance code (SUB1/SUB2 share the code list)
--- materialized: table
 -- is_opioid: heroin, non-prescription methadone, other opiates and synthetics
 -- (schemas/teds_codes.py OPIOID_SUBSTANCE_CODES).
 SELECT
     code,
     label,
     is_missing,
-    code IN ({{ var('opioid_substance_codes') }}) AS is_opioid,
+    code IN ({{ int_list_var('opioid_substance_codes') }}) AS is_opioid,
     frequency_2017,
     CAST(frequency_2017 AS DOUBLE PRECISION) / NULLIF(sum(frequency_2017) OVER (), 0) AS share_2017
-FROM {{ source('ref_teds_codes') }}
+FROM {{ ref('stg_codes__teds_codes') }}
 WHERE variable = 'SUB1'

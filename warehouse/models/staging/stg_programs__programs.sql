@@ -1,5 +1,3 @@
--- grain: one row per program (program_id); a library branch is one program
--- materialized: view
 -- Staging over dim_programs: rename/cast only, no joins.
 SELECT
     program_id,
@@ -19,4 +17,4 @@ SELECT
     source,
     batch_id,
     loaded_at
-FROM {{ source('dim_programs') }}
+FROM {{ source('programs', 'dim_programs') }}

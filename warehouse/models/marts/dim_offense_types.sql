@@ -1,7 +1,5 @@
--- grain: one row per IUCR offense code (iucr, zero-padded as incident files publish it)
--- materialized: table
--- From the ref_iucr_codes seed (published lookup + supplementary firearm codes). Join incidents
--- on iucr; offense_category and nibrs_code follow schemas/codes.py.
+-- From the ref_iucr_codes code table (published lookup + supplementary firearm codes). Join incidents
+-- on iucr; offense_category and nibrs_code follow schemas/iucr_codes.py.
 SELECT
     iucr,
     iucr_normalized,
@@ -16,4 +14,4 @@ SELECT
         WHEN '35B' THEN 'Drug Equipment Violations'
     END AS nibrs_description,
     is_supplementary
-FROM {{ source('ref_iucr_codes') }}
+FROM {{ ref('stg_codes__iucr_codes') }}

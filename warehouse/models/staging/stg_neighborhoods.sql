@@ -1,5 +1,3 @@
--- grain: one row per neighborhood (Chicago: community area; id = area number)
--- materialized: view
 -- Staging over dim_neighborhoods without the polygon text.
 SELECT
     neighborhood_id,
@@ -8,4 +6,4 @@ SELECT
     area_km2,
     centroid_lat,
     centroid_lon
-FROM {{ source('dim_neighborhoods') }}
+FROM {{ source('geography', 'dim_neighborhoods') }}

@@ -1,5 +1,3 @@
--- grain: one row per calendar day of dim_dates, whole city
--- materialized: table
 -- Analyst-facing. Police counts are not person-level and are shown as counted; admission counts
 -- in 1..small_cell_threshold are NULL with <metric>_suppressed = TRUE. NULL with
 -- _suppressed = FALSE means the day is outside the source's coverage (has_*_data = FALSE).

@@ -1,24 +1,22 @@
--- grain: one row per quarantined batch row and failed expectation, across every entity
--- materialized: view
 -- The quarantine tables stacked, without the offending value, record id or raw record
 -- (they can hold person-level text). Add a branch here when an entity is added.
 SELECT 'incidents' AS entity, source, batch_id, row_index, source_row, expectation, column_name, reason, quarantined_at
-FROM {{ source('quarantine_incidents') }}
+FROM {{ source('police', 'quarantine_incidents') }}
 UNION ALL
 SELECT 'treatment_admissions' AS entity, source, batch_id, row_index, source_row, expectation, column_name, reason, quarantined_at
-FROM {{ source('quarantine_treatment_admissions') }}
+FROM {{ source('treatment', 'quarantine_treatment_admissions') }}
 UNION ALL
 SELECT 'teds_state_admissions' AS entity, source, batch_id, row_index, source_row, expectation, column_name, reason, quarantined_at
-FROM {{ source('quarantine_teds_state_admissions') }}
+FROM {{ source('treatment', 'quarantine_teds_state_admissions') }}
 UNION ALL
 SELECT 'treatment_facilities' AS entity, source, batch_id, row_index, source_row, expectation, column_name, reason, quarantined_at
-FROM {{ source('quarantine_treatment_facilities') }}
+FROM {{ source('treatment', 'quarantine_treatment_facilities') }}
 UNION ALL
 SELECT 'programs' AS entity, source, batch_id, row_index, source_row, expectation, column_name, reason, quarantined_at
-FROM {{ source('quarantine_programs') }}
+FROM {{ source('programs', 'quarantine_programs') }}
 UNION ALL
 SELECT 'program_sessions' AS entity, source, batch_id, row_index, source_row, expectation, column_name, reason, quarantined_at
-FROM {{ source('quarantine_program_sessions') }}
+FROM {{ source('programs', 'quarantine_program_sessions') }}
 UNION ALL
 SELECT 'session_roster' AS entity, source, batch_id, row_index, source_row, expectation, column_name, reason, quarantined_at
-FROM {{ source('quarantine_session_roster') }}
+FROM {{ source('programs', 'quarantine_session_roster') }}

@@ -1,5 +1,3 @@
--- grain: one row per data domain (police, treatment, drug_programs, library, facilities)
--- materialized: table
 -- The period each domain has data for. Marts report NULL (no data), not 0, for periods outside
 -- it, so a source that starts later or stops earlier does not look like a drop to zero.
 -- Facilities are a current snapshot without dates: first_date/last_date are NULL.
