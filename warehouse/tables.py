@@ -1,2 +1,2 @@
 """Import every module that defines warehouse tables, so ``metadata`` knows them all."""
-from warehouse import geocode_cache, metadata, seeds, trend_tables  # noqa: F401
+from warehouse import code_tables, geocode_cache, metadata, trend_tables  # noqa: F401

@@ -1,21 +1,21 @@
-"""Reference ("seed") tables the SQL models read: IUCR offense codes and TEDS-A code labels.
+"""Code tables the dbt models read as sources: IUCR offense codes and TEDS-A code labels.
 
-Each seed is rebuilt from a file in the data directory and replaced in one transaction
-(``warehouse.load.replace_table``), so readers see the old or the new contents, never a mix.
-The tables are declared on the shared ``metadata`` so ``init_warehouse`` creates them; import
-this module before calling it.
+They are public code lists kept in the shared data folder (never committed as dbt seeds). Each
+is rebuilt from its file (``iucr_reference``, ``teds_reference``: pure frame builders) and
+written by ``warehouse.code_table_loader.load_code_tables`` before every dbt build. The tables
+are declared on the shared ``metadata`` so ``init_warehouse`` creates them; the dbt project
+declares them in ``warehouse/models/sources.yml`` (source ``codes``).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import BigInteger, Boolean, Column, Engine, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Table, Text
 
 from schemas.iucr_codes import SUPPLEMENTARY_IUCR, nibrs_code, normalize_iucr, offense_category
 from schemas.teds_codes import MISSING_CODE, load_teds_codes
 from schemas.errors import InputError
-from warehouse.load import replace_table
 from warehouse.metadata import metadata
 
 IUCR_COLUMNS = {"PRIMARY DESCRIPTION": "primary_description", "SECONDARY DESCRIPTION": "secondary_description"}
@@ -110,16 +110,3 @@ def read_iucr_lookup(path: Path, code_column: str = "IUCR") -> pd.DataFrame:
         raise InputError(path, f"column '{code_column}' is missing", "Set code_table.column in the city config")
     return lookup.rename(columns={code_column: "IUCR"})
 
-
-def load_seeds(engine: Engine, data_dir: Path, iucr_file: Path | None, iucr_column: str = "IUCR") -> dict[str, int]:
-    """Replace every seed table from its file; return rows written per table.
-
-    ``iucr_file`` is None for a city without an IUCR code table: ``ref_iucr_codes`` is then emptied.
-    """
-    frames = {ref_teds_codes: teds_reference(load_teds_codes(data_dir))}
-    if iucr_file is None:
-        frames[ref_iucr_codes] = pd.DataFrame(columns=[c.name for c in ref_iucr_codes.columns])
-    else:
-        frames[ref_iucr_codes] = iucr_reference(read_iucr_lookup(iucr_file, iucr_column), str(iucr_file))
-    # Build every frame before writing any table so a bad file leaves all seeds unchanged.
-    return {table.name: replace_table(engine, table, frame) for table, frame in frames.items()}
