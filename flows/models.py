@@ -53,7 +53,8 @@ def run_dbt(args: list[str], target: DbtTarget, paths: DbtPaths, node_tasks: boo
     run_results.json afterwards; the line returned here matters when dbt stopped before any node
     ran (a parse or compile error, an unreachable warehouse).
     """
-    for stale in (paths.run_results, paths.target / "sources.json"):
+    written = [paths.run_results] + ([paths.target / "sources.json"] if "freshness" in args else [])
+    for stale in written:
         stale.unlink(missing_ok=True)  # a failed parse must not leave the previous run's results
     with dbt_environment(target), _released():
         if not node_tasks:
@@ -137,9 +138,10 @@ def apply_grants_task(warehouse_url: str, keep_closed: list[str]) -> None:
 
 
 @task(name="dbt-docs", cache_policy=NO_CACHE)
-def dbt_docs_task(target: DbtTarget, paths: DbtPaths, variables: dict) -> Path | None:
+def dbt_docs_task(warehouse_url: str, paths: DbtPaths, variables: dict) -> Path | None:
     """Write the static dbt docs site (one self-contained HTML file); None when dbt could not."""
-    error = run_dbt(dbt_args(["docs", "generate", "--static"], paths, variables), target, paths, node_tasks=False)
+    error = run_dbt(dbt_args(["docs", "generate", "--static"], paths, variables), dbt_target(warehouse_url), paths,
+                    node_tasks=False)
     built = paths.target / "static_index.html"
     if error or not built.exists():
         get_run_logger().warning("dbt docs generate failed (%s): see %s", error, paths.logs / "dbt.log")
@@ -150,7 +152,7 @@ def dbt_docs_task(target: DbtTarget, paths: DbtPaths, variables: dict) -> Path |
 
 
 @task(name="publish-analyst-file", cache_policy=NO_CACHE)
-def publish_analyst_file_task(target: DbtTarget, analyst_path: Path, publish: bool) -> list[str]:
+def publish_analyst_file_task(warehouse_url: str, analyst_path: Path, publish: bool) -> list[str]:
     """DuckDB: make the warehouse file private and, after a clean build, publish the analyst-only file.
 
     Returns the analyst file's tables ([] when nothing was published: PostgreSQL, whose
@@ -158,10 +160,11 @@ def publish_analyst_file_task(target: DbtTarget, analyst_path: Path, publish: bo
     """
     from warehouse.analyst_file import make_private, publish_analyst_file
 
+    target = dbt_target(warehouse_url)
     if target.duckdb_path is None:
         return []
     make_private(target.duckdb_path)
-    return publish_analyst_file(target.duckdb_path, analyst_path) if publish else []
+    return publish_analyst_file(target.duckdb_path, analyst_path, target.duckdb_config) if publish else []
 
 
 @flow(name="models", flow_run_name="models")
@@ -201,12 +204,12 @@ def models_flow(settings: Settings | None = None, select: list[str] | None = Non
         apply_grants_task(url, failed_relations(rows))
     create_table_artifact(key="models-build", table=summary_table(rows),
                           description="dbt build of the warehouse models: every model and test (run_results.json)")
-    docs = dbt_docs_task(target, paths, variables)
+    docs = dbt_docs_task(url, paths, variables)
     if docs:
         create_link_artifact(key="dbt-docs", link=docs.as_uri(), link_text="dbt docs (models, lineage, tests)")
     problem = failure_line(rows, samples) or (f"dbt build stopped: {error}" if error else None)
     analyst_path = settings.work_dir / "analyst.duckdb"
-    tables = publish_analyst_file_task(target, analyst_path, publish=not problem)
+    tables = publish_analyst_file_task(url, analyst_path, publish=not problem)
     if tables:
         log.info("analyst file %s: %d tables", analyst_path, len(tables))
     if problem:

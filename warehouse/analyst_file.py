@@ -48,24 +48,25 @@ def analyst_tables(names: list[str]) -> list[str]:
     return split_grants(names, restricted_models())[0]
 
 
-def publish_analyst_file(warehouse_path: Path, analyst_path: Path) -> list[str]:
+def publish_analyst_file(warehouse_path: Path, analyst_path: Path, config: dict | None = None) -> list[str]:
     """Write ``analyst_path`` with a copy of every analyst-readable table of the warehouse file; return their names.
 
-    The warehouse must not be open for writing elsewhere in this process with another configuration.
+    ``config`` is the warehouse's DuckDB connection config (``warehouse.dbt_project.duckdb_config``),
+    so the copy shares the database instance of any engine this process holds on the file.
     """
     warehouse_path, analyst_path = Path(warehouse_path).resolve(), Path(analyst_path).resolve()
     partial = analyst_path.with_name(analyst_path.name + ".partial")
     for leftover in (partial, Path(f"{partial}.wal")):
         leftover.unlink(missing_ok=True)
-    con = duckdb.connect(str(partial))
+    con = duckdb.connect(str(warehouse_path), config=dict(config or {}))
+    catalog = con.execute("SELECT current_database()").fetchone()[0]
     try:
-        con.execute("ATTACH ? AS warehouse (READ_ONLY)", [str(warehouse_path)])
-        tables = analyst_tables(warehouse_objects(con, "warehouse"))
+        con.execute("ATTACH ? AS analyst_copy", [str(partial)])
+        tables = analyst_tables(warehouse_objects(con, catalog))
         for name in tables:
             quoted = '"' + name.replace('"', '""') + '"'  # a name from the warehouse's own catalog
-            con.execute(f"CREATE TABLE main.{quoted} AS SELECT * FROM warehouse.main.{quoted}")
-        con.execute("DETACH warehouse")
-        con.execute("CHECKPOINT")
+            con.execute(f"CREATE TABLE analyst_copy.main.{quoted} AS SELECT * FROM main.{quoted}")
+        con.execute("DETACH analyst_copy")
     finally:
         con.close()
     os.chmod(partial, PUBLISHED_MODE)

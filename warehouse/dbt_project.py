@@ -8,6 +8,7 @@ all derived here from the warehouse URL:
 ``PULSE_DBT_TARGET``             ``duckdb`` or ``postgres`` (the URL's backend)
 ``PULSE_DBT_DUCKDB_PATH``        the DuckDB file
 ``PULSE_DBT_DUCKDB_MEMORY_LIMIT`` DuckDB's memory cap (``?memory_limit=`` in the URL, else 384MB)
+``PULSE_DBT_DUCKDB_USER_AGENT``  duckdb_engine's user agent (see ``duckdb_config``)
 ``PULSE_DBT_PG_HOST`` / ``_PORT`` / ``_USER`` / ``_DBNAME`` / ``_SCHEMA``  PostgreSQL
 ``DBT_ENV_SECRET_PULSE_PG_PASSWORD``  the password (dbt scrubs ``DBT_ENV_SECRET_*`` from logs)
 ===============================  ======================================================
@@ -74,11 +75,28 @@ def dbt_paths(work_dir: Path) -> DbtPaths:
 
 @dataclass(frozen=True)
 class DbtTarget:
-    """The profile target for one warehouse URL: its environment, and the DuckDB file when there is one."""
+    """The profile target for one warehouse URL: its environment, and the DuckDB file and config when there is one."""
 
     name: str
     env: dict[str, str] = field(repr=False)
     duckdb_path: Path | None = None
+    duckdb_config: dict[str, str] | None = None
+
+
+def duckdb_config(memory_limit: str = DUCKDB_MEMORY_LIMIT) -> dict[str, str]:
+    """Return the DuckDB connection config the pipeline's SQLAlchemy engines use (warehouse/engine.py).
+
+    NOTE: DuckDB keeps one database instance per file and process and refuses a second
+    connection configured differently ("Can't open a connection to same database file with a
+    different configuration"). duckdb_engine 0.17 connects with ``memory_limit`` plus its own
+    ``custom_user_agent``; dbt (and the analyst-file copy) connect with exactly that, so they
+    share the instance with any engine the flow still holds open.
+    """
+    import duckdb_engine
+    import sqlalchemy
+
+    return {"memory_limit": memory_limit,
+            "custom_user_agent": f"duckdb_engine/{duckdb_engine.__version__}(sqlalchemy/{sqlalchemy.__version__})"}
 
 
 def dbt_target(url: str) -> DbtTarget:
@@ -94,9 +112,10 @@ def dbt_target(url: str) -> DbtTarget:
             raise ConfigError("PULSE_WAREHOUSE_URL", "dbt needs a DuckDB file, not an in-memory database",
                               "Use duckdb:///path/file.duckdb")
         path = Path(parsed.database).resolve()
-        limit = str(parsed.query.get("memory_limit") or DUCKDB_MEMORY_LIMIT)
+        config = duckdb_config(str(parsed.query.get("memory_limit") or DUCKDB_MEMORY_LIMIT))
         return DbtTarget("duckdb", {"PULSE_DBT_TARGET": "duckdb", "PULSE_DBT_DUCKDB_PATH": str(path),
-                                    "PULSE_DBT_DUCKDB_MEMORY_LIMIT": limit}, path)
+                                    "PULSE_DBT_DUCKDB_MEMORY_LIMIT": config["memory_limit"],
+                                    "PULSE_DBT_DUCKDB_USER_AGENT": config["custom_user_agent"]}, path, config)
     if backend == "postgresql":
         # NOTE: the pipeline's tables live in the connection's default schema; a URL carries no
         # schema of its own (psycopg rejects unknown query keys), so dbt builds in public too.

@@ -1,4 +1,4 @@
-"""Seed tables: IUCR offense codes and TEDS-A code labels, from the real files."""
+"""Code tables (dbt sources): IUCR offense codes and TEDS-A code labels, from the real files."""
 from __future__ import annotations
 
 import pandas as pd
@@ -9,7 +9,8 @@ from schemas.teds_codes import load_teds_codes
 from schemas.errors import InputError
 from warehouse.engine import make_engine
 from warehouse.load import init_warehouse
-from warehouse.seeds import iucr_reference, load_seeds, read_iucr_lookup, teds_reference
+from warehouse.code_table_loader import load_code_tables
+from warehouse.code_tables import iucr_reference, read_iucr_lookup, teds_reference
 
 IUCR_FILE = "chicago_crimes/iucr_codes.csv"
 
@@ -67,12 +68,12 @@ def test_teds_reference_labels_codes(data_dir):
     assert ref[ref["variable"] == "PSOURCE"].set_index("code").loc[7, "label"].startswith("Court/criminal justice")
 
 
-def test_load_seeds_replaces_and_a_bad_file_changes_nothing(warehouse_url, data_dir, tmp_path):
+def test_load_code_tables_replaces_and_a_bad_file_changes_nothing(warehouse_url, data_dir, tmp_path):
     engine = make_engine(warehouse_url)
     try:
         init_warehouse(engine)
-        first = load_seeds(engine, data_dir, data_dir / IUCR_FILE)
-        assert load_seeds(engine, data_dir, data_dir / IUCR_FILE) == first
+        first = load_code_tables(engine, data_dir, data_dir / IUCR_FILE)
+        assert load_code_tables(engine, data_dir, data_dir / IUCR_FILE) == first
         with engine.connect() as conn:
             counts = {t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one() for t in first}
             padded = conn.execute(sa.text("SELECT iucr_normalized FROM ref_iucr_codes WHERE iucr = '0110'")).scalar_one()
@@ -80,9 +81,9 @@ def test_load_seeds_replaces_and_a_bad_file_changes_nothing(warehouse_url, data_
         bad = tmp_path / "bad.csv"
         bad.write_text("IUCR,PRIMARY DESCRIPTION,SECONDARY DESCRIPTION\n110,HOMICIDE,A\n110,HOMICIDE,B\n")
         with pytest.raises(InputError):
-            load_seeds(engine, data_dir, bad)
+            load_code_tables(engine, data_dir, bad)
         with pytest.raises(InputError, match="file not found"):
-            load_seeds(engine, tmp_path, data_dir / IUCR_FILE)  # no TEDS codebook there
+            load_code_tables(engine, tmp_path, data_dir / IUCR_FILE)  # no TEDS codebook there
         with engine.connect() as conn:
             assert {t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one() for t in first} == first
     finally:
