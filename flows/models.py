@@ -126,13 +126,14 @@ def read_results_task(warehouse_url: str, paths: DbtPaths) -> tuple[list[dict], 
 
 
 @task(name="apply-grants", cache_policy=NO_CACHE)
-def apply_grants_task(warehouse_url: str, keep_closed: list[str]) -> None:
+def apply_grants_task(warehouse_url: str, keep_closed: list[str], loader_role: str, analyst_role: str) -> str | None:
+    """Re-apply the analyst allowlist (PostgreSQL); return why it was skipped, if it was."""
     from warehouse.engine import make_engine
-    from warehouse.roles import apply_grants
+    from warehouse.roles import Roles, apply_grants
 
     engine = make_engine(warehouse_url)
     try:
-        apply_grants(engine, keep_closed=keep_closed)
+        return apply_grants(engine, Roles(loader=loader_role, analyst=analyst_role), keep_closed=keep_closed).skipped
     finally:
         engine.dispose()
 
@@ -169,13 +170,15 @@ def publish_analyst_file_task(warehouse_url: str, analyst_path: Path, publish: b
 
 @flow(name="models", flow_run_name="models")
 def models_flow(settings: Settings | None = None, select: list[str] | None = None, exclude: list[str] | None = None,
-                selector: str | None = None, node_tasks: bool = True) -> list[dict]:
+                selector: str | None = None, node_tasks: bool = True, loader_role: str = "pulse_loader",
+                analyst_role: str = "pulse_analyst") -> list[dict]:
     """Load the code tables and ``dbt build`` the project; return one row per dbt node.
 
     ``select`` / ``exclude`` / ``selector`` pass through to dbt (``--select`` ..., selectors in
     ``warehouse/selectors.yml``). Rows: name, type, on, status, failures, seconds, message, rows.
     Raises ``ModelBuildError`` (one line) when a model or test fails; models downstream of a
-    failure are skipped by dbt and keep their previous version.
+    failure are skipped by dbt and keep their previous version, and the failed ones stay closed
+    to ``analyst_role`` (PostgreSQL, the group roles of ``pulse warehouse init``).
     """
     from warehouse.dbt_results import ModelBuildError, failed_relations, failure_line, summary_table
 
@@ -201,7 +204,7 @@ def models_flow(settings: Settings | None = None, select: list[str] | None = Non
         rows, samples = read_results_task(url, paths)
     finally:
         # Rebuilt models are new objects: re-open the analyst allowlist (PostgreSQL; no-op on DuckDB).
-        apply_grants_task(url, failed_relations(rows))
+        apply_grants_task(url, failed_relations(rows), loader_role, analyst_role)
     create_table_artifact(key="models-build", table=summary_table(rows),
                           description="dbt build of the warehouse models: every model and test (run_results.json)")
     docs = dbt_docs_task(url, paths, variables)
