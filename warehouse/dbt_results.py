@@ -36,16 +36,24 @@ def read_artifact(path: Path) -> dict:
         return {}
 
 
+_MODEL_ARG = re.compile(r"""(source|ref)\(\s*['"](\w+)['"]\s*(?:,\s*['"](\w+)['"]\s*)?\)""")
+
+
 def _tested(node: dict, manifest: dict) -> tuple[str, str | None, str | None]:
-    """Return (what the test checks as shown: model or source.table, its relation name, column or None)."""
-    attached = node.get("attached_node") or next(iter(node.get("depends_on", {}).get("nodes", [])), None)
+    """Return (what the test checks as shown: model or source.table, its relation name, column or None).
+
+    A generic test names what it checks in its ``model`` argument (``ref('x')`` or
+    ``source('s', 't')``); ``depends_on`` would also list a relationships test's target.
+    """
     column = node.get("column_name")
+    found = _MODEL_ARG.search(str((node.get("test_metadata") or {}).get("kwargs", {}).get("model", "")))
+    if found and found.group(1) == "source" and found.group(3):
+        return f"{found.group(2)}.{found.group(3)}", found.group(3), column
+    if found and found.group(1) == "ref":
+        return found.group(2), found.group(2), column
+    attached = node.get("attached_node")
     if not attached:
         return "(project)", None, column
-    if attached.startswith("source."):
-        source = manifest.get("sources", {}).get(attached, {})
-        table = source.get("name", attached.rsplit(".", 1)[-1])
-        return f"{source.get('source_name', '?')}.{table}", table, column
     name = attached.rsplit(".", 1)[-1]
     return name, name, column
 

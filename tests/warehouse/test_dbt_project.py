@@ -158,7 +158,10 @@ MANIFEST = {
                                            "attached_node": "model.pulse.mart_a", "column_name": "x"},
         "test.pulse.source_unique_police_fct_incidents_incident_id.2": {
             "name": "source_unique_police_fct_incidents_incident_id", "resource_type": "test",
-            "column_name": "incident_id", "depends_on": {"nodes": ["source.pulse.police.fct_incidents"]}},
+            "column_name": "incident_id", "attached_node": None,
+            "depends_on": {"nodes": ["source.pulse.geography.dim_neighborhoods", "source.pulse.police.fct_incidents"]},
+            "test_metadata": {"name": "unique", "kwargs": {
+                "model": "{{ get_where_subquery(source('police', 'fct_incidents')) }}"}}},
     },
     "sources": {"source.pulse.police.fct_incidents": {"name": "fct_incidents", "source_name": "police",
                                                       "resource_type": "source"}},
