@@ -189,6 +189,22 @@ def test_models_flow_on_a_loaded_warehouse(prefect_harness, settings_factory, wa
     paths = dbt_paths(settings.work_dir)
     freshness = {r["unique_id"].split(".", 2)[2]: r["status"] for r in read_artifact(paths.target / "sources.json")["results"]}
     assert freshness["police.fct_incidents"] == "pass" and freshness["treatment.fct_treatment_admissions"] == "error"
+    if warehouse_url.startswith("duckdb"):
+        # Embedded default: the warehouse file is private; the analyst file holds what pulse_analyst may read.
+        from warehouse.analyst_file import analyst_file_tables, analyst_tables, file_mode
+        from warehouse.dbt_project import dbt_target
+
+        assert file_mode(dbt_target(warehouse_url).duckdb_path) == 0o600
+        engine = make_engine(warehouse_url)
+        try:
+            objects = [n for (n,) in rows(engine, "SELECT table_name FROM information_schema.tables "
+                                                  "WHERE table_schema = 'main'")]
+        finally:
+            engine.dispose()
+        published = analyst_file_tables(settings.work_dir / "analyst.duckdb")
+        assert set(published) == set(analyst_tables(objects)) >= set(analyst_models()) | {"fct_incidents"}
+        assert not set(published) & ({"fct_treatment_admissions", "fct_session_roster", "load_audit", "geocode_cache"}
+                                     | set(restricted_models()))
     # The static docs site is one file under the work dir, with the manifest and catalog inlined.
     docs = paths.docs.read_text(encoding="utf-8")
     assert paths.docs.is_relative_to(settings.work_dir.resolve()) and "mart_neighborhood_month" in docs
