@@ -192,10 +192,14 @@ def models_flow(settings: Settings | None = None, select: list[str] | None = Non
 
     # Stale sources are reported, not fatal: the models still build from what was loaded.
     run_dbt(dbt_args(["source", "freshness"], paths, variables), target, paths, node_tasks)
-    for r in read_freshness_task(paths):
+    freshness = read_freshness_task(paths)
+    for r in freshness:
         if r["status"] != "pass":
             log.warning("source %s is stale (%s): newest row loaded %s h ago%s", r["name"], r["status"],
                         r["age_hours"], f" ({r['message']})" if r["message"] else "")
+    if freshness:
+        create_table_artifact(key="sources-freshness", table=freshness,
+                              description="dbt source freshness: newest loaded_at per source against its feed's cadence")
 
     rows: list[dict] = []
     try:

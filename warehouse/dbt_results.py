@@ -154,11 +154,10 @@ def failure_line(rows: list[dict], samples: dict[str, list[tuple]] | None = None
     return line.replace("\n", " ")
 
 
-def summary_table(rows: list[dict], row_counts: dict[str, int] | None = None) -> list[dict]:
-    """Return the rows for the Prefect table artifact: node, type, checks, status, rows, failures, seconds."""
-    counts = row_counts or {}
+def summary_table(rows: list[dict]) -> list[dict]:
+    """Return the rows for the Prefect table artifact: node, type, checks, status, rows (models), failures (tests), seconds."""
     return [{"node": r["name"], "type": r["type"], "checks": r["on"] or "", "status": r["status"],
-             "rows": counts.get(r["name"]) if r["type"] == "model" else None,
+             "rows": r.get("rows") if r["type"] == "model" else None,
              "failures": r["failures"] if r["type"] == "test" else None, "seconds": r["seconds"]} for r in rows]
 
 
