@@ -14,7 +14,7 @@ import pandas as pd
 from sqlalchemy import BigInteger, Boolean, Column, Table, Text
 
 from schemas.iucr_codes import SUPPLEMENTARY_IUCR, nibrs_code, normalize_iucr, offense_category
-from schemas.teds_codes import MISSING_CODE, load_teds_codes
+from schemas.teds_codes import MISSING_CODE
 from schemas.errors import InputError
 from warehouse.metadata import metadata
 
