@@ -7,6 +7,7 @@ the ``models-build`` table artifact.
 """
 from __future__ import annotations
 
+import shutil
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,10 +54,11 @@ def run_dbt(args: list[str], target: DbtTarget, paths: DbtPaths, node_tasks: boo
     run_results.json afterwards; the line returned here matters when dbt stopped before any node
     ran (a parse or compile error, an unreachable warehouse).
     """
-    written = [paths.run_results] + ([paths.target / "sources.json"] if "freshness" in args else [])
+    written = [paths.run_results] + ([paths.target / "sources.json"] if "freshness" in args else []) \
+        + ([paths.build_results] if args[:1] == ["build"] else [])
     for stale in written:
         stale.unlink(missing_ok=True)  # a failed parse must not leave the previous run's results
-    with dbt_environment(target), _released():
+    with dbt_environment(target), _released(), _kept(args, paths):
         if not node_tasks:
             from dbt.cli.main import dbtRunner
 
@@ -77,6 +79,16 @@ def run_dbt(args: list[str], target: DbtTarget, paths: DbtPaths, node_tasks: boo
         finally:
             _wait_for_node_tasks()
         return None if result.success else "a node failed"
+
+
+@contextmanager
+def _kept(args: list[str], paths: DbtPaths):
+    """Keep a copy of a build's run_results.json: the docs step rewrites the file."""
+    try:
+        yield
+    finally:
+        if args and args[0] == "build" and paths.run_results.exists():
+            shutil.copyfile(paths.run_results, paths.build_results)
 
 
 @contextmanager
@@ -115,7 +127,7 @@ def read_results_task(warehouse_url: str, paths: DbtPaths) -> tuple[list[dict], 
     from warehouse.dbt_results import failed, failing_rows, model_row_counts, node_results, read_artifact
     from warehouse.engine import make_engine
 
-    rows = node_results(read_artifact(paths.run_results), read_artifact(paths.manifest))
+    rows = node_results(read_artifact(paths.build_results), read_artifact(paths.manifest))
     engine = make_engine(warehouse_url)
     try:
         counts = model_row_counts(engine, [r["name"] for r in rows if r["type"] == "model"])
@@ -221,7 +233,7 @@ def models_flow(settings: Settings | None = None, select: list[str] | None = Non
         log.info("analyst file %s: %d tables", analyst_path, len(tables))
     if problem:
         raise ModelBuildError("warehouse models (dbt)", problem,
-                              f"Fix the model or data; details in {paths.run_results} and {paths.logs / 'dbt.log'}")
+                              f"Fix the model or data; details in {paths.build_results} and {paths.logs / 'dbt.log'}")
     return rows
 
 

@@ -65,6 +65,11 @@ class DbtPaths:
         return self.target / "run_results.json"
 
     @property
+    def build_results(self) -> Path:
+        """The last ``dbt build``'s run_results.json, kept (``docs generate`` rewrites run_results.json)."""
+        return self.target / "build_run_results.json"
+
+    @property
     def manifest(self) -> Path:
         return self.target / "manifest.json"
 
