@@ -86,10 +86,10 @@ def test_injected_login_name_reaches_no_sql(postgres_url):
 
 @pytest.mark.parametrize("value", ["10; DROP TABLE fct_incidents", "1 OR 1=1", -3, 2.5, True])
 def test_model_variables_accept_only_integers(value):
-    from warehouse.models import model_variables
+    from warehouse.dbt_project import dbt_vars
 
     with pytest.raises(ConfigError):
-        model_variables(value)
+        dbt_vars(value)
 
 
 def test_mapped_config_column_names_never_reach_sql(prefect_harness, settings_factory, duckdb_url):

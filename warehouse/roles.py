@@ -6,12 +6,14 @@ Two NOLOGIN group roles, plus optional login roles that inherit from them:
   the database (the loader stages batches in temporary tables);
 - ``pulse_analyst`` reads: SELECT on the objects ``analyst_may_read`` allows (dimensions, marts,
   reference tables, trend results, public facts) and nothing else. Person-level facts, ``stg_`` and
-  ``int_`` models, quarantine tables, the geocode cache, the load audit and watermarks stay closed.
+  ``int_`` models (the dbt project's ``staging/`` and ``intermediate/`` folders), quarantine tables,
+  the geocode cache, the load audit and watermarks stay closed.
 
 The analyst's grants are an allowlist applied object by object: PostgreSQL's default privileges
 cannot be scoped by name, so granting analysts SELECT on "future tables" would also open every
 ``int_`` model the next rebuild creates. Rebuilt models therefore start closed to analysts (fail
-closed) until ``apply_grants`` runs again, which the models flow does after each build. Default
+closed) until ``apply_grants`` runs again, which the models flow does after each dbt build (with the
+models whose tests failed kept closed). Default
 privileges are used where they are safe: every table the owner creates later is writable by the
 loader role.
 
@@ -29,6 +31,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, text
 
 from schemas.errors import ConfigError
+from warehouse import dbt_project
 from warehouse.resource import is_duckdb
 from warehouse.tables import PERSON_LEVEL_TABLES
 
@@ -40,9 +43,10 @@ ANALYST_ROLE = "pulse_analyst"
 ANALYST_TABLES = frozenset({"fct_incidents", "fct_program_sessions", "fct_teds_state_admissions",
                             "trend_signals", "program_impact"})
 ANALYST_PREFIXES = ("dim_", "mart_", "ref_")
-# Never readable, whatever the prefix rules say (``__new`` = a model being rebuilt).
+# Never readable, whatever the prefix rules say: a model being rebuilt (``__new``; dbt's
+# ``__dbt_tmp`` while it builds and ``__dbt_backup`` while it swaps a table in).
 CLOSED_PREFIXES = ("stg_", "int_", "quarantine_")
-CLOSED_SUFFIXES = ("__new",)
+CLOSED_SUFFIXES = ("__new", "__dbt_tmp", "__dbt_backup")
 LOADER_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE, TRUNCATE"
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -138,12 +142,6 @@ def _warehouse_objects(conn, schema: str) -> list[str]:
     return list(rows)
 
 
-def _restricted_models() -> list[str]:
-    from warehouse.models import restricted_models  # models parse SQL files: only when grants are applied
-
-    return restricted_models()
-
-
 def _ensure_group(conn, name: str) -> bool:
     """Create the NOLOGIN group role ``name`` unless it exists; return True when created."""
     existing = _existing_roles(conn, [name]).get(name)
@@ -196,18 +194,21 @@ def ensure_login_role(engine: Engine, login: str, group: str, password: SecretSt
     return created
 
 
-def apply_grants(engine: Engine, roles: Roles = Roles(), schema: str | None = None) -> GrantReport:
+def apply_grants(engine: Engine, roles: Roles = Roles(), schema: str | None = None,
+                 keep_closed: Collection[str] = ()) -> GrantReport:
     """Re-apply every object grant for the two group roles; return what analysts may and may not read.
 
-    Call it after ``build_models`` (a rebuilt model is a new object without grants). Idempotent;
-    a no-op (``skipped`` set) on DuckDB and when the group roles do not exist. Must run as the
-    role that owns the warehouse objects (it re-grants them).
+    Call it after every dbt build (a rebuilt model is a new object without grants). ``keep_closed``
+    names objects to keep closed to analysts whatever the policy says (models whose dbt tests
+    failed, e.g. a small cell that slipped through). Idempotent; a no-op (``skipped`` set) on
+    DuckDB and when the group roles do not exist. Must run as the role that owns the warehouse
+    objects (it re-grants them).
     """
     if schema is not None:
         quote_name(schema, "warehouse schema")
     if is_duckdb(engine):
         return GrantReport(skipped="DuckDB has no roles")
-    restricted = _restricted_models()
+    restricted = [*dbt_project.restricted_models(), *keep_closed]
     with engine.begin() as conn:
         schema = _schema(conn, schema)
         found = _existing_roles(conn, [roles.loader, roles.analyst])

@@ -165,7 +165,7 @@ geocode_cache = Table(
 )
 
 
-# -- code tables the models read (rebuilt from the data directory by warehouse.seeds) --------
+# -- code tables the models read (rebuilt from the data directory by warehouse.code_table_loader)
 
 ref_iucr_codes = Table(
     "ref_iucr_codes", metadata,

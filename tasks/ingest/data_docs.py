@@ -7,8 +7,9 @@ configurations come from the suite JSON. They go to a file-backed GX validation-
 under the docs folder, so every batch ever validated stays listed in ``index.html``.
 
 Layout of ``validation_dir``: ``index.html``, ``validations/<suite>/<run>/<time>/<batch>.html``,
-``expectations/<suite>.html``, ``static/`` (written by GX's SiteBuilder) and ``store/results``,
-``store/suites`` (GX JSON stores).
+``expectations/<suite>.html``, ``static/`` (written by GX's SiteBuilder; ``static/vendor/`` holds
+local copies of the CSS/JS GX's templates load from CDNs, see ``tasks/ingest/docs_assets.py``, so
+the site is complete and styled offline) and ``store/results``, ``store/suites`` (GX JSON stores).
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from tasks.ingest.docs_assets import localize_site
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +234,7 @@ def _build(validation_dir: Path, groups: list[tuple[Path, list[dict]]], run_name
                 if stored:
                     # Only the new pages are rendered; the index lists every result in the store.
                     ctx.build_data_docs(site_names=[SITE_NAME], resource_identifiers=stored)
+                    localize_site(folder)
     except Exception as exc:  # noqa: BLE001
         log.warning("data docs in %s not built (%s: %s); validation results are unaffected",
                     validation_dir, type(exc).__name__, exc)

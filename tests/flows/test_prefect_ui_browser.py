@@ -42,6 +42,22 @@ state = police_incidents_flow(files=[sys.argv[1]], settings=Settings(), return_s
 print(json.dumps({"id": str(state.state_details.flow_run_id), "type": state.type.value}))
 """
 
+RUN_MODELS = """
+import json
+import flows
+from flows.models import models_flow
+from flows.settings import Settings
+from tests.warehouse.test_models import insert_hand_rows, prepare
+from warehouse.engine import make_engine
+settings = Settings()
+engine = make_engine(settings.resolved_warehouse_url)
+prepare(engine, settings)
+insert_hand_rows(engine)
+engine.dispose()
+state = models_flow(settings=settings, return_state=True)
+print(json.dumps({"id": str(state.state_details.flow_run_id), "type": state.type.value}))
+"""
+
 PULSE_CLI = """
 import sys
 import flows
@@ -263,3 +279,44 @@ def test_the_runbooks_trend_alert_automation_posts_to_a_webhook(server, tmp_path
     text = json.loads(_Hook.received[0])["text"]
     assert "Austin" in text and "drug_incidents" in text and "ears_c2" in text and "alarm" in text
 
+
+
+def test_the_models_flow_run_shows_every_dbt_model_and_test_as_a_task(server, tmp_path):
+    from warehouse.dbt_project import analyst_models, restricted_models
+
+    env = {**server.env, "PULSE_WORK_DIR": str(tmp_path / "work")}
+    out = run([sys.executable, "-c", RUN_MODELS], env, timeout=900)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["type"] == "COMPLETED"
+    runs: dict[str, str] = {}
+    for offset in range(0, 1000, 200):  # the API's page size is at most 200
+        resp = httpx.post(f"{server.api}/task_runs/filter", timeout=30,
+                          json={"flow_runs": {"id": {"any_": [result["id"]]}}, "limit": 200, "offset": offset})
+        resp.raise_for_status()
+        runs |= {t["name"]: t["state_type"] for t in resp.json()}
+        if len(resp.json()) < 200:
+            break
+    models = {f"model {m}" for m in [*restricted_models(), *analyst_models()]}
+    assert models <= set(runs), sorted(models - set(runs))
+    tests = {n for n in runs if n.startswith("test ")}
+    assert len(tests) >= 60 and "test no_small_cells_mart_neighborhood_month_" in " ".join(tests)
+    assert {runs[n] for n in models | tests} == {"COMPLETED"}  # none left running when the flow ended
+    with chromium() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{server.url}/runs/flow-run/{result['id']}", wait_until="networkidle")
+            page.get_by_text("Completed", exact=True).first.wait_for(timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "prefect_models_flow_run.png"))
+            page.get_by_text("Task Runs", exact=True).first.click()
+            search = page.locator("input[type=search], input[placeholder*='earch']").first
+            search.wait_for(timeout=30_000)
+            search.fill("mart_neighborhood_month")
+            page.get_by_text("model mart_neighborhood_month", exact=True).first.wait_for(timeout=30_000)
+            page.get_by_text("test no_small_cells_mart_neighborhood_month", exact=False).first.wait_for(timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "prefect_models_task_runs.png"), full_page=True)
+            page.get_by_text("Artifacts", exact=True).first.click()
+            page.get_by_text("models-build", exact=True).first.wait_for(timeout=30_000)
+            page.get_by_text("dbt-docs", exact=True).first.wait_for(timeout=30_000)
+        finally:
+            browser.close()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -196,3 +197,35 @@ def test_summary_docs_find_the_suite_by_table_and_skip_batches_without_results(t
     index = build_summary_docs(tmp_path, summaries, run_name=f"t-{datetime.now(timezone.utc):%H%M%S}")
     assert set(stored_results(tmp_path)) == {"loaded"}
     assert "loaded" in index.read_text()
+
+
+CDN_HOSTS = ("cdn.jsdelivr.net", "cdnjs.cloudflare.com", "code.jquery.com", "stackpath.bootstrapcdn.com",
+             "maxcdn.bootstrapcdn.com", "unpkg.com", "great-expectations-web-assets")
+
+
+def test_localize_page_points_cdn_assets_at_the_vendor_copies():
+    from tasks.ingest.docs_assets import localize_page
+
+    html = ('<script src="https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js" integrity="sha384-x" '
+            'crossorigin="anonymous"></script>\n<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/vega@5">'
+            '<img src="https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/logo-long.png?d=1"/>')
+    out = localize_page(html, "../../")
+    assert out == ('<script src="../../static/vendor/bootstrap@4.3.1/dist/js/bootstrap.min.js"></script>\n'
+                   '<link rel="stylesheet" href="../../static/vendor/vega@5.33.1/build/vega.min.js">'
+                   '<img src="../../static/images/logo-long.png"/>')
+
+
+def test_every_page_loads_its_assets_from_the_site_itself(tmp_path):
+    from tasks.ingest.docs_assets import installed
+
+    if not installed():
+        pytest.fail("GX Data Docs assets are not installed: run `python -m tasks.ingest.docs_assets install`")
+    docs = tmp_path / "validation"
+    build_data_docs(docs, POLICE_SUITE, [{"batch_id": "b1", "origin": "f.csv", "validation": police_validation(10)}], "r")
+    pages = [p for p in docs.rglob("*.html") if "vendor" not in p.parts]
+    assert len(pages) >= 3  # index, the suite, the validation
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assert not [h for h in CDN_HOSTS if h in html], page
+        for ref in re.findall(r'(?:src|href)="([^"#?]+\.(?:js|css|png))', html):
+            assert (page.parent / ref).resolve().is_file(), (page, ref)

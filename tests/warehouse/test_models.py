@@ -1,7 +1,8 @@
-"""SQL models on DuckDB and PostgreSQL: grid, counts against the facts, suppression, build order."""
+"""The dbt project on DuckDB and PostgreSQL: grid, counts against the facts, suppression, dbt tests, failures."""
 from __future__ import annotations
 
 import pickle
+import re
 from datetime import date, datetime
 from pathlib import Path
 
@@ -9,13 +10,14 @@ import pytest
 import sqlalchemy as sa
 
 from flows.city_inputs import city_neighborhoods, city_population
-from schemas.errors import ConfigError
 from tasks.geocode.neighborhoods import neighborhood_dimension
+from tests.support.dbt import dbt, dbt_build
+from warehouse.code_table_loader import load_code_tables
+from warehouse.dbt_project import analyst_models, dbt_paths, restricted_models
+from warehouse.dbt_results import ModelBuildError, read_artifact
 from warehouse.resource import Warehouse
 from warehouse.load import init_warehouse, replace_table
 from warehouse.tables import dim_neighborhoods, metadata
-from warehouse.models import (ModelBuildError, build_models, discover_models, model_variables, order_models,
-                              render, restricted_models)
 
 NOW = datetime(2026, 1, 1)
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "warehouse.md"
@@ -87,14 +89,20 @@ def insert_hand_rows(engine) -> None:
             conn.execute(metadata.tables[table].insert(), records)
 
 
-@pytest.fixture
-def hand_warehouse(warehouse_url, settings_factory):
-    """A warehouse with the real neighborhoods and the hand rows (no police data)."""
-    settings = settings_factory(warehouse_url)
-    engine = Warehouse(warehouse_url)
+def prepare(engine, settings) -> None:
+    """The real neighborhoods and code tables, as the feed flows and the models flow leave them."""
     init_warehouse(engine)
     replace_table(engine, dim_neighborhoods, neighborhood_dimension(
-        city_neighborhoods(settings), city_population(settings), settings.city.city.projected_crs))
+        city_neighborhoods(settings), city_population(settings), settings.city["city"]["projected_crs"]))
+    load_code_tables(engine, settings.data_dir, settings.data_dir / "chicago_crimes/iucr_codes.csv")
+
+
+@pytest.fixture
+def hand_warehouse(warehouse_url, settings_factory):
+    """A warehouse with the real neighborhoods, the code tables and the hand rows (no police data)."""
+    settings = settings_factory(warehouse_url)
+    engine = Warehouse(warehouse_url)
+    prepare(engine, settings)
     insert_hand_rows(engine)
     yield engine
     engine.close()
@@ -103,8 +111,11 @@ def hand_warehouse(warehouse_url, settings_factory):
 MONTH_SQL = ("SELECT n_admissions, n_admissions_suppressed, admissions_per_10k, n_cj_admissions, n_opioid_admissions, "
              "n_opioid_admissions_suppressed, opioid_admissions_per_10k FROM mart_neighborhood_month "
              "WHERE neighborhood_id = :area AND month_start = :month")
+MODEL_STATUSES = {"success"}
+TEST_STATUSES = {"pass"}
 
 
+@pytest.mark.slow
 def test_models_flow_on_a_loaded_warehouse(prefect_harness, settings_factory, warehouse_url, data_dir, tmp_path):
     from flows.models import models_flow
     from flows.police_incidents import police_incidents_flow
@@ -117,8 +128,13 @@ def test_models_flow_on_a_loaded_warehouse(prefect_harness, settings_factory, wa
     engine = Warehouse(warehouse_url)
     try:
         insert_hand_rows(engine)
-        results = models_flow(settings=settings)
-        assert {r["status"] for r in results} == {"built"}
+        results = models_flow(settings=settings, node_tasks=False)
+        by_type = {}
+        for r in results:
+            by_type.setdefault(r["type"], []).append(r)
+        assert {r["status"] for r in by_type["model"]} == MODEL_STATUSES
+        assert {r["status"] for r in by_type["test"]} == TEST_STATUSES and len(by_type["test"]) >= 60
+        assert {r["name"] for r in by_type["model"]} == set(restricted_models()) | set(analyst_models())
         by_name = {r["name"]: r for r in results}
         assert by_name["mart_neighborhood_month"]["rows"] == 77 * 2  # January and February 2016
 
@@ -169,10 +185,36 @@ def test_models_flow_on_a_loaded_warehouse(prefect_harness, settings_factory, wa
     finally:
         engine.close()
 
+    # Source freshness ran against each feed's cadence: the hand rows (loaded_at 2026-01-01) are stale.
+    paths = dbt_paths(settings.work_dir)
+    freshness = {r["unique_id"].split(".", 2)[2]: r["status"] for r in read_artifact(paths.target / "sources.json")["results"]}
+    assert freshness["police.fct_incidents"] == "pass" and freshness["treatment.fct_treatment_admissions"] == "error"
+    if warehouse_url.startswith("duckdb"):
+        # Embedded default: the warehouse file is private; the analyst file holds what pulse_analyst may read.
+        from warehouse.analyst_file import analyst_file_tables, analyst_tables, file_mode
+        from warehouse.dbt_project import dbt_target
 
-def test_programs_facilities_and_citywide_suppression(hand_warehouse):
+        assert file_mode(dbt_target(warehouse_url).duckdb_path) == 0o600
+        engine = Warehouse(warehouse_url)
+        try:
+            objects = [n for (n,) in rows(engine, "SELECT table_name FROM information_schema.tables "
+                                                  "WHERE table_schema = 'main'")]
+        finally:
+            engine.close()
+        published = analyst_file_tables(settings.work_dir / "analyst.duckdb")
+        assert set(published) == set(analyst_tables(objects)) >= set(analyst_models()) | {"fct_incidents"}
+        assert not set(published) & ({"fct_treatment_admissions", "fct_session_roster", "load_audit", "geocode_cache"}
+                                     | set(restricted_models()))
+    # The static docs site is one file under the work dir, with the manifest and catalog inlined.
+    docs = paths.docs.read_text(encoding="utf-8")
+    assert paths.docs.is_relative_to(settings.work_dir.resolve()) and "mart_neighborhood_month" in docs
+    assert "manifest.json" not in docs.split("<script")[0]
+
+
+@pytest.mark.slow
+def test_programs_facilities_and_citywide_suppression(hand_warehouse, warehouse_url, tmp_path):
     engine = hand_warehouse
-    build_models(engine)
+    built = dbt_build(warehouse_url, tmp_path / "work")
     jan, feb = date(2016, 1, 1), date(2016, 2, 1)
     programs = ("SELECT n_program_sessions, n_program_attendees, n_program_participants, "
                 "n_program_participants_suppressed, n_library_visits, n_library_visits_suppressed, "
@@ -197,137 +239,71 @@ def test_programs_facilities_and_citywide_suppression(hand_warehouse):
     assert one(engine, "SELECT week_start, day_of_week FROM dim_dates WHERE date = :d", d=date(2016, 1, 10)) == \
         (date(2016, 1, 4), 7)
 
-    # docs/warehouse.md: documented columns match the built tables, and its example queries run.
-    documented, queries = documented_models()
-    assert {n for n in discover_models() if n.startswith(("mart_", "dim_"))} <= set(documented)
-    for name, columns in documented.items():
-        built = rows(engine, "SELECT column_name FROM information_schema.columns WHERE table_name = :t", t=name)
-        assert sorted(c for (c,) in built) == sorted(columns), name
+    # Every model's yml documents exactly its built columns; docs/warehouse.md's example queries run.
+    manifest = read_artifact(dbt_paths(tmp_path / "work").manifest)
+    for node in (n for n in manifest["nodes"].values() if n["resource_type"] == "model"):
+        columns = rows(engine, "SELECT column_name FROM information_schema.columns WHERE table_name = :t "
+                               "AND table_schema = current_schema()", t=node["name"])
+        assert sorted(c for (c,) in columns) == sorted(node["columns"]), node["name"]
+        assert node["description"].startswith("Grain: "), node["name"]
+        assert all(c["description"] for c in node["columns"].values()), node["name"]
+    queries = [block.split("```")[0].strip().rstrip(";") for block in DOCS.read_text().split("```sql")[1:]]
     assert len(queries) >= 6
     for sql in queries:
         rows(engine, sql)
 
-    # A lower threshold shows the 3; the table is replaced in place.
-    build_models(engine, threshold=2, select=["mart_neighborhood_month"])
+    # A lower threshold shows the 3 (the model is rebuilt and re-tested at that threshold) ...
+    dbt_build(warehouse_url, tmp_path / "work", threshold=2, select=("mart_neighborhood_month",))
     assert one(engine, MONTH_SQL, area=DOUGLAS, month=jan)[:2] == (3, False)
+    # ... which the small-cell test catches at the real threshold, naming the column and the value.
+    error, tested = dbt(warehouse_url, tmp_path / "work", "test", select=("mart_neighborhood_month,test_name:no_small_cells",))
+    (check,) = tested
+    assert error and check["status"] == "fail" and check["failures"] >= 1
+    assert len([r for r in built if r["type"] == "test"]) >= 60
 
 
-def documented_models() -> tuple[dict[str, list[str]], list[str]]:
-    """Return {model: documented column names} and the SQL examples of docs/warehouse.md."""
-    models, text = discover_models(), DOCS.read_text(encoding="utf-8")
-    documented: dict[str, list[str]] = {}
-    current = None
-    for line in text.splitlines():
-        if line.startswith("### "):
-            name = line[4:].strip().strip("`")
-            current = name if name in models else None
-            if current:
-                documented[current] = []
-        elif current and line.startswith("| `"):
-            documented[current].append(line.split("`")[1])
-    queries = [block.split("```")[0].strip().rstrip(";") for block in text.split("```sql")[1:]]
-    return documented, queries
+@pytest.mark.slow
+def test_a_failing_dbt_test_fails_the_flow_with_one_line(prefect_harness, settings_factory, duckdb_url):
+    from flows.models import models_flow
 
-
-def _write(folder: Path, name: str, sql: str, materialized: str = "table") -> None:
-    (folder / f"{name}.sql").write_text(f"-- grain: one row per test row\n-- materialized: {materialized}\n{sql}\n")
-
-
-def test_failing_model_keeps_its_previous_version(warehouse_url, tmp_path):
-    engine = Warehouse(warehouse_url)
+    settings = settings_factory(duckdb_url)
+    engine = Warehouse(duckdb_url)
     try:
-        init_warehouse(engine)
+        prepare(engine, settings)
+        insert_hand_rows(engine)
+        models_flow(settings=settings, node_tasks=False)
+        analyst = settings.work_dir / "analyst.duckdb"
+        published = analyst.stat().st_mtime_ns
+        # A session with a period the schema does not know: the accepted_values test on staging fails.
         with engine.begin() as conn:
-            conn.execute(dim_neighborhoods.insert(), [{"neighborhood_id": str(i), "name": f"N{i}"} for i in range(3)])
-        folder = tmp_path / "models"
-        folder.mkdir()
-        _write(folder, "stg_hoods", "SELECT neighborhood_id, name FROM {{ source('dim_neighborhoods') }}", "view")
-        # Literals with % and :name reach the database verbatim (no driver placeholder parsing).
-        _write(folder, "mart_a", "SELECT neighborhood_id, 'a%b :c' AS note FROM {{ ref('stg_hoods') }}")
-        _write(folder, "mart_b", "SELECT count(*) AS n FROM {{ ref('mart_a') }}")
-        assert [r["rows"] for r in build_models(engine, models_dir=folder)] == [3, 3, 1]
-        assert rows(engine, "SELECT DISTINCT note FROM mart_a") == [("a%b :c",)]
-
-        _write(folder, "mart_a", "SELECT no_such_column FROM {{ ref('stg_hoods') }}")
-        _write(folder, "stg_hoods", "SELECT neighborhood_id, name FROM {{ source('dim_neighborhoods') }}", "table")
-        with pytest.raises(ModelBuildError) as e:
-            build_models(engine, models_dir=folder)
-        assert "mart_a" in str(e.value) and "\n" not in str(e.value)
-        assert pickle.loads(pickle.dumps(e.value)).results == e.value.results
-        status = {r["name"]: r["status"] for r in e.value.results}
-        assert status == {"stg_hoods": "built", "mart_a": "failed", "mart_b": "skipped"}
-        assert one(engine, "SELECT count(*) FROM mart_a") == (3,)
-        assert one(engine, "SELECT n FROM mart_b") == (3,)
-        kinds = dict(rows(engine, "SELECT table_name, table_type FROM information_schema.tables "
-                                  "WHERE table_name IN ('stg_hoods', 'mart_a', 'mart_a__new')"))
-        assert kinds == {"stg_hoods": "BASE TABLE", "mart_a": "BASE TABLE"}  # view -> table; no leftovers
+            conn.execute(metadata.tables["fct_program_sessions"].insert(), [
+                {"session_id": "demo-001-99", "program_id": "demo-001", "session_date": date(2016, 1, 25),
+                 "period": "weekly", "attendees": 4, "is_synthetic": True, **LINEAGE}])
     finally:
         engine.close()
+    state = models_flow(settings=settings, node_tasks=False, return_state=True)
+    assert state.is_failed()
+    with pytest.raises(ModelBuildError) as err:
+        state.result()
+    message = str(err.value)
+    # One line: the test, the model and column it checks, the failing rows (value, count).
+    assert "\n" not in message
+    assert message.startswith("warehouse models (dbt): test accepted_values_stg_programs__sessions_period__session__month "
+                              "on stg_programs__sessions.period: 1 failing row, e.g. (weekly, 1). Fix the model"), message
+    assert pickle.loads(pickle.dumps(err.value)).problem == err.value.problem
+    results = {r["name"]: r["status"] for r in node_results_of(settings)}
+    assert results["mart_neighborhood_month"] == "skipped" and results["stg_programs__sessions"] == "success"
+    # Marts keep their previous version and the analyst file is not republished.
+    engine = Warehouse(duckdb_url)
+    try:
+        assert one(engine, "SELECT count(*) FROM mart_neighborhood_month") == (77 * 2,)
+    finally:
+        engine.close()
+    assert analyst.stat().st_mtime_ns == published
 
 
-def test_real_models_are_ordered_by_dependency():
-    models = discover_models()
-    order = [m.name for m in order_models(models)]
-    assert set(order) == set(models) and len(order) == len(models)
-    for i, name in enumerate(order):
-        assert set(models[name].refs) <= set(order[:i]), name
-    layers = [models[n].layer for n in order]
-    assert layers == sorted(layers, key=("stg", "dim", "int", "mart").index)
-    assert {"mart_neighborhood_month", "mart_citywide_daily", "mart_citywide_weekly", "mart_neighborhood_daily",
-            "mart_data_quality", "dim_dates", "dim_offense_types", "dim_substances", "dim_referral_sources",
-            "dim_age_groups", "int_neighborhood_month"} <= set(models)
-    assert all(models[n].materialized == "view" for n in order if n.startswith("stg_"))
-    restricted = restricted_models()
-    assert {"int_neighborhood_month", "stg_treatment__admissions", "stg_programs__roster"} <= set(restricted)
-    assert not [n for n in restricted if n.startswith(("mart_", "dim_"))]
+def node_results_of(settings) -> list[dict]:
+    from warehouse.dbt_results import node_results
 
-
-BAD_MODELS = {
-    "cycle": ({"int_a": "SELECT * FROM {{ ref('int_b') }}", "int_b": "SELECT * FROM {{ ref('int_a') }}"},
-              "cycle: int_"),
-    "unknown-ref": ({"mart_a": "SELECT * FROM {{ ref('int_missing') }}"}, "ref('int_missing') names no model"),
-    "unknown-source": ({"stg_a": "SELECT * FROM {{ source('fct_missing') }}"}, "source('fct_missing')"),
-    "mart-reads-source": ({"mart_a": "SELECT * FROM {{ source('fct_incidents') }}"}, "through a stg_ model"),
-    "earlier-layer-reads-later": ({"stg_a": "SELECT * FROM {{ ref('mart_b') }}", "mart_b": "SELECT 1 AS x"},
-                                  "later-layer model 'mart_b'"),
-    "unknown-macro": ({"mart_a": "SELECT {{ run('rm') }}"}, "unknown macro 'run'"),
-    "unrendered-placeholder": ({"mart_a": "SELECT {{ threshold }}"}, "not of the form"),
-    "no-layer-prefix": ({"report": "SELECT 1 AS x"}, "no layer prefix"),
-}
-
-
-@pytest.mark.parametrize("files, message", list(BAD_MODELS.values()), ids=list(BAD_MODELS))
-def test_bad_model_definitions_name_the_problem(tmp_path, files, message):
-    for name, sql in files.items():
-        _write(tmp_path, name, sql)
-    with pytest.raises(ConfigError) as e:
-        order_models(discover_models(tmp_path))
-    assert message in str(e.value) and "\n" not in str(e.value)
-
-
-def test_headers_are_required_and_views_read_only_sources(tmp_path):
-    (tmp_path / "mart_a.sql").write_text("-- materialized: table\nSELECT 1 AS x\n")
-    with pytest.raises(ConfigError, match="grain"):
-        discover_models(tmp_path)
-    _write(tmp_path, "mart_a", "SELECT 1 AS x", "ephemeral")
-    with pytest.raises(ConfigError, match="view or table"):
-        discover_models(tmp_path)
-    _write(tmp_path, "mart_a", "SELECT 1 AS x")
-    _write(tmp_path, "mart_v", "SELECT * FROM {{ ref('mart_a') }}", "view")
-    with pytest.raises(ConfigError, match="Materialize it as a table"):
-        discover_models(tmp_path)
-
-
-@pytest.mark.parametrize("threshold", ["10", 0, -1, True, 10.0, "10; DROP TABLE fct_incidents"],
-                         ids=["text", "zero", "negative", "bool", "float", "injection"])
-def test_threshold_must_be_a_positive_int(threshold):
-    with pytest.raises(ConfigError, match="small_cell_threshold"):
-        model_variables(threshold)
-
-
-def test_suppress_macro_renders_count_and_flag(tmp_path):
-    _write(tmp_path, "mart_a", "SELECT {{ suppress('n_x') }}, {{ var('opioid_substance_codes') }} FROM t")
-    sql = render(discover_models(tmp_path)["mart_a"], model_variables(7))
-    assert 'CASE WHEN "n_x" BETWEEN 1 AND 7 THEN NULL ELSE "n_x" END AS "n_x"' in sql
-    assert 'COALESCE("n_x" BETWEEN 1 AND 7, FALSE) AS "n_x_suppressed"' in sql
-    assert "5, 6, 7 FROM t" in sql
+    paths = dbt_paths(settings.work_dir)
+    return node_results(read_artifact(paths.build_results), read_artifact(paths.manifest))

@@ -22,7 +22,9 @@ from schemas.errors import ConfigError
 from warehouse.resource import Warehouse
 from warehouse.tables import metadata
 from warehouse.migrations import upgrade
-from warehouse.models import build_models, restricted_models
+from tests.support.dbt import dbt_build
+from warehouse.code_table_loader import load_code_tables
+from warehouse.dbt_project import analyst_models, restricted_models
 from warehouse.roles import Roles, analyst_may_read, apply_grants, quote_name, setup_roles, split_grants
 
 NOW = datetime(2026, 1, 1)
@@ -44,15 +46,16 @@ def test_policy_opens_public_objects(name):
 
 
 @pytest.mark.parametrize("name", ANALYST_DENIED + ["quarantine_incidents", "mart_neighborhood_month__new",
+                                                   "mart_neighborhood_month__dbt_tmp", "dim_dates__dbt_backup",
                                                    "int_source_coverage", "spatial_ref_sys", "some_new_table"])
 def test_policy_closes_private_and_unknown_objects(name):
     assert not analyst_may_read(name, restricted_models())
 
 
 def test_only_public_tables_and_analyst_layers_are_readable():
-    from warehouse.models import discover_models
 
-    readable, closed = split_grants([*metadata.tables, *discover_models()], restricted_models())
+    readable, closed = split_grants([*metadata.tables, *restricted_models(), *analyst_models()], restricted_models())
+    assert set(analyst_models()) <= set(readable)
     assert not [n for n in readable if n.startswith(("stg_", "int_", "quarantine_"))]
     assert {"fct_treatment_admissions", "fct_session_roster", "geocode_cache", "load_audit",
             "source_watermarks"} <= set(closed)
@@ -114,8 +117,7 @@ def test_cli_init_on_duckdb_creates_tables_and_explains_roles(duckdb_url):
 # -- PostgreSQL -----------------------------------------------------------------------------
 
 def _app() -> typer.Typer:
-    app = pulse_app
-    return app
+    return pulse_app
 
 
 @pytest.fixture
@@ -139,7 +141,7 @@ def names(postgres_url):
 
 
 def insert_rows(engine) -> None:
-    """Two areas, two incidents, person-level rows, a quarantined row, a cache row and a signal."""
+    """Two areas, two incidents, a program session, person-level rows, a quarantined row, a cache row and a signal."""
     admission = {"provider_id": "P1", "admitted_on": date(2016, 1, 5), "client_key": "k", "age_group": 5, "sex": 1,
                  "primary_substance": 5, "referral_source": 7, "is_synthetic": True, "neighborhood_id": "25", **LINEAGE}
     incident = {"occurred_at": datetime(2016, 1, 4, 10), "offense_category": "possession", "is_drug_offense": True,
@@ -150,6 +152,11 @@ def insert_rows(engine) -> None:
                               {"neighborhood_id": "35", "name": "DOUGLAS", "population_2010": 18238}],
         "fct_incidents": [{"incident_id": "I1", **incident}, {"incident_id": "I2", **incident}],
         "fct_treatment_admissions": [{"admission_id": f"A{i}", **admission} for i in range(3)],
+        "dim_programs": [{"program_id": "demo-1", "name": "Circle", "program_type": "support_group",
+                          "neighborhood_id": "25", "geocode_method": "latlon", "geocode_precision": "point",
+                          "started_on": date(2016, 1, 1), "is_synthetic": True, **LINEAGE}],
+        "fct_program_sessions": [{"session_id": "S1", "program_id": "demo-1", "session_date": date(2016, 1, 4),
+                                  "period": "session", "attendees": 1, "is_synthetic": True, **LINEAGE}],
         "fct_session_roster": [{"session_id": "S1", "participant_key": "p1", "is_synthetic": True, **LINEAGE}],
         "quarantine_treatment_admissions": [{"batch_id": "b1", "row_index": 0, "expectation": "x", "column_name": "sex",
                                              "source": "hand", "value": "9", "reason": "bad code",
@@ -165,16 +172,17 @@ def insert_rows(engine) -> None:
 
 
 @pytest.fixture
-def locked(postgres_url, names):
-    """A PostgreSQL warehouse with rows and built models, locked down, with an analyst and a loader login."""
+def locked(postgres_url, names, data_dir, tmp_path):
+    """A PostgreSQL warehouse with rows and models built by dbt, locked down, with an analyst and a loader login."""
     engine = Warehouse(postgres_url)
     upgrade(engine)
     insert_rows(engine)
-    build_models(engine)
+    load_code_tables(engine, data_dir, data_dir / "chicago_crimes/iucr_codes.csv")
+    dbt_build(postgres_url, tmp_path / "work")
     report = setup_roles(engine, names.roles, logins=[(names.analyst_login, "analyst", SecretStr(secrets.token_urlsafe())),
                                                       (names.loader_login, "loader", None)])
     assert report.skipped is None
-    yield SimpleNamespace(engine=engine, report=report, url=postgres_url, **vars(names))
+    yield SimpleNamespace(engine=engine, report=report, url=postgres_url, work=tmp_path / "work", **vars(names))
     engine.close()
 
 
@@ -222,7 +230,7 @@ def test_analyst_reads_marts_and_trends_but_not_person_level_rows(locked):
 def test_grants_survive_a_models_rebuild(locked):
     analyst, loader = connect_as(locked.url, locked.analyst_login), connect_as(locked.url, locked.loader_login)
     try:
-        build_models(locked.engine)
+        dbt_build(locked.url, locked.work)
         # A rebuilt model is a new object: the loader keeps its rights (default privileges) ...
         assert attempt(loader, 'DELETE FROM "mart_neighborhood_month" WHERE false') == "ok"
         assert attempt(loader, 'DELETE FROM "int_neighborhood_month" WHERE false') == "ok"
@@ -317,3 +325,22 @@ def test_apply_grants_skips_when_the_roles_do_not_exist(postgres_url):
     report = apply_grants(engine, Roles(loader="pulse_loader_absent_x", analyst="pulse_analyst_absent_x"))
     assert report.skipped and "do not exist" in report.skipped and report.readable == []
     engine.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_the_models_flow_reopens_marts_after_its_dbt_build_and_keeps_person_level_rows_closed(
+        locked, prefect_harness, settings_factory):
+    from flows.models import models_flow
+
+    analyst = connect_as(locked.url, locked.analyst_login)
+    try:
+        rows = models_flow(settings=settings_factory(locked.url), node_tasks=False, loader_role=locked.roles.loader,
+                           analyst_role=locked.roles.analyst)
+        assert {r["status"] for r in rows} <= {"success", "pass"}
+        assert {n: can_read(analyst, n) for n in ANALYST_READS} == {n: True for n in ANALYST_READS}
+        assert {n: can_read(analyst, n) for n in ANALYST_DENIED} == {n: False for n in ANALYST_DENIED}
+        assert all(can_read(analyst, n) for n in analyst_models())
+        assert not any(can_read(analyst, n) for n in restricted_models())
+    finally:
+        analyst.dispose()
