@@ -33,9 +33,9 @@ class Stage:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("police", "flows.police_incidents:police_incidents_flow", ("ingest",), scales_out=True),
-    Stage("treatment", "flows.treatment:run_treatment_feeds", ("ingest", "treatment")),
-    Stage("programs", "flows.programs:run_program_feeds", ("ingest", "programs")),
+    Stage("police", "flows.feeds:run_feed_group", ("ingest",), scales_out=True),
+    Stage("treatment", "flows.feeds:run_feed_group", ("ingest", "treatment")),
+    Stage("programs", "flows.feeds:run_feed_group", ("ingest", "programs")),
     Stage("models", "flows.models:models_flow", ("warehouse",)),
     Stage("trends", "flows.trends:trends_flow", ("trends",), needs=("models",)),
     Stage("report", "flows.report:report_flow", ("report",), needs=("trends",)),
@@ -113,13 +113,15 @@ def _run_name() -> str:
 
 
 @flow(name="nightly", flow_run_name=_run_name)
-def nightly_flow(stages: list[str] | None = None, police_source: str = "police_chicago", police_mode: str = "files",
+def nightly_flow(stages: list[str] | None = None, police_source: str | None = None, police_mode: str = "files",
                  runner: str = "threads", dask_address: str | None = None,
                  settings: Settings | None = None) -> dict[str, dict]:
     """Run the pipeline stages in order as subflows; return {stage: {status, seconds, message}}.
 
     Args:
-        stages: a subset of police, treatment, programs, models, trends, report (default: all).
+        stages: a subset of police, treatment, programs, models, trends, report (default: all); a feed
+            stage runs every source of its group the city config declares.
+        police_source: only this police source (default: every police source of the config).
         police_mode: ``files`` (the configured files) or ``api`` (incremental from the watermark).
         runner: ``threads`` or ``dask`` (police chunks on a Dask cluster; see docs/operations.md).
         dask_address: an existing Dask scheduler (``tcp://host:8786``); default a local cluster.
@@ -143,9 +145,11 @@ def nightly_flow(stages: list[str] | None = None, police_source: str = "police_c
             log.warning("stage %s skipped: %s", stage.name, results[stage.name].message)
             continue
         kwargs, extra_tags = {"settings": settings}, ()
+        if stage.target == "flows.feeds:run_feed_group":
+            kwargs.update(group=stage.name)
         if stage.name == "police":
-            kwargs.update(source=police_source, mode=police_mode)
-            extra_tags = (police_source,)
+            kwargs.update(sources=[police_source] if police_source else None, police_mode=police_mode)
+            extra_tags = (police_source,) if police_source else ()
         if stage.scales_out:
             fl = with_runner(fl, runner, dask_address)
         results[stage.name] = run_stage(stage, fl, kwargs, extra_tags)

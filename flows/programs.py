@@ -19,7 +19,7 @@ from flows.secrets import pseudonym_key
 from flows.settings import Settings
 from schemas.programs import program_suite_parameters
 from tasks.geocode.address_step import address_geocode_step
-from schemas.errors import ConfigError, InputError, PulseError
+from schemas.errors import ConfigError, InputError
 from tasks.ingest.prefect_tasks import land_file, prepare_warehouse
 from tasks.ingest.program_feeds import (SITE_ADDRESS, LazyStep, ProgramContext, cpl_locations_reader, cpl_visitors_reader,
                                  demo_programs_standard, demo_reader, geocode_sites, known_programs,
@@ -180,21 +180,3 @@ def demo_programs_flow(source: str = DEMO, folder: str | None = None, settings: 
     publish_batch_artifacts(source, loads.summaries, settings)
     raise_if_failed(source, loads.failures)
     return loads.summaries
-
-
-@flow(name="programs", flow_run_name="programs feeds")
-def run_program_feeds(settings: Settings | None = None) -> list[dict]:
-    """Load both program feeds (library visits, then the synthetic programs); return batch summaries.
-
-    A failing feed does not stop the other; the first failure is raised after both ran.
-    """
-    settings = settings or Settings()
-    summaries, errors = [], []
-    for feed in (library_programs_flow, demo_programs_flow):
-        try:
-            summaries += feed(settings=settings)
-        except PulseError as exc:
-            errors.append(exc)
-    if errors:
-        raise errors[0]
-    return summaries

@@ -4,7 +4,6 @@
   generated on first use), client ids pseudonymized, residences geocoded to neighborhoods;
 - ``teds_flow``: TEDS-A public-use rows (state level, no neighborhoods);
 - ``facilities_flow``: treatment facility listings, points joined to neighborhoods;
-- ``run_treatment_feeds``: all three, as ``pulse run`` calls them after the police flow.
 """
 from __future__ import annotations
 
@@ -47,20 +46,21 @@ def generate_demo_export(path: Path, data_dir: Path, rows: int, seed: int, defec
     return write_demo_admissions(path, data_dir, n=rows, seed=seed, defect_rate=defect_rate)
 
 
-def demo_export_path(settings: Settings) -> Path:
-    return settings.work_dir / source_config(settings, DEMO_SOURCE, TreatmentProviderConfig).export
+def demo_export_path(settings: Settings, source: str = DEMO_SOURCE) -> Path:
+    return settings.work_dir / source_config(settings, source, TreatmentProviderConfig).export
 
 
-def admissions_input(settings: Settings, file: str | None, log) -> tuple[Path, str]:
-    """Return (export path, source slug): the given file, or the demo export (generated when absent)."""
+def admissions_input(settings: Settings, file: str | None, log, source: str = DEMO_SOURCE) -> tuple[Path, str]:
+    """Return (export path, source slug): the given file, or the configured export (the demo export is
+    generated when absent)."""
     if file:
         return Path(file), PROVIDER_SOURCE
-    path = demo_export_path(settings)
+    path = demo_export_path(settings, source)
     if not path.exists():
-        cfg = source_config(settings, DEMO_SOURCE, TreatmentProviderConfig)
+        cfg = source_config(settings, source, TreatmentProviderConfig)
         generate_demo_export(path, settings.data_dir, cfg.rows, cfg.seed, cfg.defect_rate)
         log.info("generated a SYNTHETIC demo export of %d admissions at %s", cfg.rows, path)
-    return path, DEMO_SOURCE
+    return path, source
 
 
 def admissions_key(settings: Settings, export: Path, log) -> bytes:
@@ -89,11 +89,12 @@ def admissions_key(settings: Settings, export: Path, log) -> bytes:
 # -- flows -----------------------------------------------------------------------------------
 
 @flow(name="treatment-admissions", flow_run_name="treatment admissions")
-def treatment_flow(settings: Settings | None = None, file: str | None = None) -> list[dict]:
-    """Load a provider admissions export (default: the SYNTHETIC demo export, generated if absent)."""
+def treatment_flow(source: str = DEMO_SOURCE, settings: Settings | None = None, file: str | None = None) -> list[dict]:
+    """Load a provider admissions export: ``file``, else the export ``[sources.<source>]`` names (the
+    SYNTHETIC demo export, generated if absent)."""
     settings = settings or Settings()
     log = get_run_logger()
-    path, source = admissions_input(settings, file, log)
+    path, source = admissions_input(settings, file, log, source)
     key = admissions_key(settings, path, log)
     ctx = feed_context(settings, source)
     with Warehouse(ctx.warehouse_url) as wh:
@@ -110,67 +111,45 @@ def treatment_flow(settings: Settings | None = None, file: str | None = None) ->
 
 
 @flow(name="treatment-teds", flow_run_name="treatment TEDS-A state rows")
-def teds_flow(settings: Settings | None = None, files: list[str] | None = None) -> list[dict]:
+def teds_flow(source: str = TEDS_SOURCE, settings: Settings | None = None, files: list[str] | None = None) -> list[dict]:
     """Load TEDS-A public-use files into fct_teds_state_admissions (state level)."""
     settings = settings or Settings()
     log = get_run_logger()
-    cfg = source_config(settings, TEDS_SOURCE, TedsConfig)
+    cfg = source_config(settings, source, TedsConfig)
     paths = [Path(f) for f in files] if files else input_files(settings, cfg.files)
     year = cfg.admission_year
-    ctx = feed_context(settings, TEDS_SOURCE)
+    ctx = feed_context(settings, source)
     with Warehouse(ctx.warehouse_url) as wh:
         prepare_warehouse(wh)
         batches = [land_file(ctx, p, teds_batches) for p in paths]
         for b in batches:
             for note in teds_column_notes(b.columns, year):
                 log.info("%s: %s", Path(b.origin).name, note)
-        spec = teds_spec(TEDS_SOURCE, SUITES["teds_admissions"], year)
+        spec = teds_spec(source, SUITES["teds_admissions"], year)
         summaries, failures = load_batches(wh, ctx, spec, batches)
-    publish_batch_artifacts(TEDS_SOURCE, summaries, settings)
-    raise_if_failed(TEDS_SOURCE, failures)
+    publish_batch_artifacts(source, summaries, settings)
+    raise_if_failed(source, failures)
     return summaries
 
 
 @flow(name="treatment-facilities", flow_run_name="treatment facilities")
-def facilities_flow(settings: Settings | None = None) -> list[dict]:
+def facilities_flow(source: str = FACILITIES_SOURCE, settings: Settings | None = None) -> list[dict]:
     """Load the treatment facility listings into dim_treatment_facilities with their neighborhoods."""
     settings = settings or Settings()
-    cfg = source_config(settings, FACILITIES_SOURCE, FacilitiesConfig)
+    cfg = source_config(settings, source, FacilitiesConfig)
     known = sorted(rel for rel, _ in treatment_facilities.SOURCE_FILES.values())
     if sorted(cfg.files) != known:
-        raise ConfigError(settings.city_config, f"[sources.{FACILITIES_SOURCE}] files must be the adapter's layouts",
+        raise ConfigError(settings.city_config, f"[sources.{source}] files must be the adapter's layouts",
                           f"Set files = {known}")
     paths = input_files(settings, cfg.files)
-    ctx = feed_context(settings, FACILITIES_SOURCE)
+    ctx = feed_context(settings, source)
     city = settings.city.city
     with Warehouse(ctx.warehouse_url) as wh:
         prepare_warehouse(wh, neighborhood_rows(settings))
         batch = land_facilities(ctx, settings.data_dir, paths)
-        spec = facilities_spec(FACILITIES_SOURCE, city_neighborhoods(settings), city.bbox, city.projected_crs,
+        spec = facilities_spec(source, city_neighborhoods(settings), city.bbox, city.projected_crs,
                                settings.snap_tolerance_m)
         summaries, failures = load_batches(wh, ctx, spec, [batch])
-    publish_batch_artifacts(FACILITIES_SOURCE, summaries, settings)
-    raise_if_failed(FACILITIES_SOURCE, failures)
-    return summaries
-
-
-@flow(name="treatment-feeds", flow_run_name="treatment feeds")
-def run_treatment_feeds(settings: Settings | None = None) -> list[dict]:
-    """Run the facility, TEDS and admissions flows; return their batch summaries.
-
-    Every feed runs even when an earlier one fails; then the first failure is raised.
-    """
-    settings = settings or Settings()
-    log = get_run_logger()
-    summaries, errors = [], []
-    for feed in (facilities_flow, teds_flow, treatment_flow):
-        state = feed(settings=settings, return_state=True)
-        if state.is_completed():
-            summaries += state.result()
-        else:
-            exc = state.result(raise_on_failure=False)
-            log.error("%s failed: %s", feed.name, exc)
-            errors.append(exc)
-    if errors:
-        raise errors[0] if isinstance(errors[0], BaseException) else RuntimeError(str(errors[0]))
+    publish_batch_artifacts(source, summaries, settings)
+    raise_if_failed(source, failures)
     return summaries

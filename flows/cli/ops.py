@@ -25,6 +25,8 @@ def parse_params(pairs: list[str] | None) -> dict:
 
 def nightly(stage: Optional[list[str]] = typer.Option(None, "--stage", help="Run only these stages (repeat): "
                                                       "police, treatment, programs, models, trends, report."),
+            police_source: Optional[str] = typer.Option(None, help="Only this police source (default: every "
+                                                        "police source the city config declares)."),
             police_mode: str = typer.Option("files", help="files | api (incremental from the watermark)."),
             runner: str = typer.Option("threads", help=RUNNER_HELP),
             dask_address: Optional[str] = typer.Option(None, help="Existing Dask scheduler, tcp://host:8786.")):
@@ -35,7 +37,8 @@ def nightly(stage: Optional[list[str]] = typer.Option(None, "--stage", help="Run
     from flows.nightly import nightly_flow
     from flows.settings import Settings
 
-    out = run_flow(nightly_flow, stages=stage, police_mode=police_mode, runner=runner, dask_address=dask_address,
+    out = run_flow(nightly_flow, stages=stage, police_source=police_source, police_mode=police_mode, runner=runner,
+                   dask_address=dask_address,
                    settings=Settings())
     table = Table(title="Nightly stages")
     for col in ("stage", "status", "seconds", "message"):

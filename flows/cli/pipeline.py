@@ -25,13 +25,23 @@ def ingest_police(source: str = typer.Option("police_chicago", help="Source slug
     print_batches(summaries, settings)
 
 
-def models_build():
-    """Load the reference tables and (re)build every SQL model (stg, dim, int, mart)."""
+def models_build(select: Optional[list[str]] = typer.Option(None, "--select", "-s", help="dbt node selection "
+                                                           "(repeat), e.g. -s marts or -s +mart_neighborhood_month."),
+                 exclude: Optional[list[str]] = typer.Option(None, "--exclude", help="dbt nodes to leave out (repeat)."),
+                 selector: Optional[str] = typer.Option(None, help="A selector of warehouse/selectors.yml.")):
+    """Load the code tables, then ``dbt build`` the warehouse models and their tests (selectors pass through)."""
     from flows.models import models_flow
 
-    results = run_flow(models_flow, settings=Settings())
-    built = [r for r in results if r["status"] == "built"]
-    console.print(f"{len(built)} models built: " + ", ".join(r["name"] for r in built), highlight=False)
+    settings = Settings()
+    results = run_flow(models_flow, settings=settings, select=select, exclude=exclude, selector=selector)
+    console.print(_models_line(results, settings), highlight=False)
+
+
+def _models_line(results: list[dict], settings: Settings) -> str:
+    models = [r for r in results if r["type"] == "model" and r["status"] == "success"]
+    tests = [r for r in results if r["type"] == "test" and r["status"] == "pass"]
+    return (f"{len(models)} models built, {len(tests)} dbt tests passed. Docs: "
+            f"{settings.work_dir / 'dbt' / 'docs' / 'index.html'}")
 
 
 def trends():
@@ -57,29 +67,27 @@ def _trend_line(out: dict) -> str:
 
 
 def run_all():
-    """The main job: every feed, then models, trends and the report; prints where to look."""
+    """The main job: every source the city config declares, then models, trends and the report."""
+    from flows.feeds import GROUPS, configured_feeds, run_feed_group
     from flows.models import models_flow
-    from flows.police_incidents import police_incidents_flow
-    from flows.programs import run_program_feeds
     from flows.report import report_flow
-    from flows.treatment import run_treatment_feeds
     from flows.trends import trends_flow
 
     settings = Settings()
-    console.rule("police incidents")
-    summaries = run_flow(police_incidents_flow, settings=settings)
-    console.rule("treatment admissions, TEDS-A, facilities")
-    summaries += run_flow(run_treatment_feeds, settings=settings)
-    console.rule("programs and attendance")
-    summaries += run_flow(run_program_feeds, settings=settings)
+    summaries = []
+    for group in GROUPS:
+        if configured_feeds(settings, group):
+            console.rule(f"{group} feeds")
+            summaries += run_flow(run_feed_group, group=group, settings=settings)
     console.rule("models, trends, report")
     models = run_flow(models_flow, settings=settings)
     trend_out = run_flow(trends_flow, settings=settings)
     report_path = run_flow(report_flow, settings=settings)
     print_batches(summaries, settings)
-    console.print(f"{sum(r['status'] == 'built' for r in models)} models built. {_trend_line(trend_out)}",
-                  highlight=False)
+    console.print(f"{_models_line(models, settings)}\n{_trend_line(trend_out)}", highlight=False)
     console.print(f"\nWarehouse: [bold]{redact(settings.resolved_warehouse_url)}[/]")
+    if settings.resolved_warehouse_url.startswith("duckdb"):
+        console.print(f"Analyst file (open this one): [bold]{settings.work_dir / 'analyst.duckdb'}[/]")
     console.print(f"Validation report (GX Data Docs): {settings.validation_dir / 'index.html'}")
     console.print(f"Analyst report: [bold]{report_path}[/]")
     console.print("Try (duckdb CLI or Python, read-only):\n" + EXAMPLE_QUERY, highlight=False)

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from tasks.geocode.address_geocoder import AddressGeocoder

@@ -89,8 +89,8 @@ def test_a_broken_stage_module_still_fails_loudly(tmp_path, monkeypatch):
 def test_plain_function_stages_become_named_flows():
     from prefect import Flow
 
-    fl = resolve(Stage("programs", "flows.programs:run_program_feeds"))
-    assert isinstance(fl, Flow) and fl.name in ("programs", "programs-feeds") and fl.flow_run_name
+    fl = resolve(Stage("programs", "flows.feeds:run_feed_group"))
+    assert isinstance(fl, Flow) and fl.name == "feeds" and fl.flow_run_name
 
 
 def test_unknown_stage_and_runner_are_input_errors(prefect_harness):

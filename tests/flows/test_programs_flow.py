@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from flows.cli.main import app as pulse_app
 from tests.police_files import data_dir_with
-from flows.programs import demo_folder, demo_programs_flow, generate_demo, library_programs_flow, run_program_feeds
+from flows.feeds import run_feed_group
+from flows.programs import demo_folder, demo_programs_flow, generate_demo, library_programs_flow
 from flows.secrets import KEY_FILE, pseudonym_key
 from schemas.programs import PROGRAM_GEOCODE_METHODS, PROGRAM_GEOCODE_PRECISIONS
 from schemas.errors import PulseError
@@ -97,7 +98,7 @@ def test_program_feeds_load_every_row_or_quarantine_it_and_rerun_skips(prefect_h
     config, root = tiny_city(tmp_path, data_dir)
     settings = settings_factory(warehouse_url, city_config=config, data_dir=root)
     feed = generate_demo(settings, demo_folder(settings))  # where the flow looks; seeded like the flow's default
-    out = run_program_feeds(settings)
+    out = run_feed_group("programs", settings=settings)
 
     assert [(s["table"], s["status"]) for s in out] == [
         ("dim_programs", "loaded"), ("fct_program_sessions", "loaded"), ("fct_program_sessions", "loaded"),
@@ -168,7 +169,7 @@ def test_program_feeds_load_every_row_or_quarantine_it_and_rerun_skips(prefect_h
 
     # Rerun: every batch is skipped and nothing changes.
     before = q(warehouse_url, "SELECT count(*) FROM fct_program_sessions")[0][0]
-    assert {s["status"] for s in run_program_feeds(settings)} == {"skipped"}
+    assert {s["status"] for s in run_feed_group("programs", settings=settings)} == {"skipped"}
     assert q(warehouse_url, "SELECT count(*) FROM fct_program_sessions")[0][0] == before
 
 

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from flows.treatment import run_treatment_feeds, teds_flow, treatment_flow
+from flows.feeds import run_feed_group
+from flows.treatment import teds_flow, treatment_flow
 from schemas.errors import ConfigError, InputError
 from tasks.ingest.landing import land_batches
 from tasks.synthetic.treatment import write_demo_admissions
@@ -164,7 +165,7 @@ def test_admissions_load_quarantine_rerun_and_privacy(prefect_harness, settings_
 def test_demo_path_generates_the_export_and_a_private_key(prefect_harness, settings_factory, duckdb_url, records):
     settings = settings_factory(duckdb_url)  # no PULSE_PSEUDONYM_KEY
     settings.override_source("treatment_demo", rows=150)
-    out = {s["table"]: s for s in run_treatment_feeds(settings=settings)}
+    out = {s["table"]: s for s in run_feed_group("treatment", settings=settings)}
     assert set(out) == {"fct_treatment_admissions", "fct_teds_state_admissions", "dim_treatment_facilities"}
     for s in out.values():
         assert s["status"] == "loaded" and s["rows_read"] == s["rows_loaded"] + s["rows_quarantined"]
@@ -185,7 +186,7 @@ def test_demo_path_generates_the_export_and_a_private_key(prefect_harness, setti
     text = log_text(records)
     assert "generated a random pseudonymization key" in text and key not in text
 
-    again = run_treatment_feeds(settings=settings)
+    again = run_feed_group("treatment", settings=settings)
     assert [s["status"] for s in again] == ["skipped"] * 3
     assert key_file.read_text().strip() == key
     assert "using the demo key" in log_text(records)
