@@ -17,6 +17,7 @@ from prefect.artifacts import create_link_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.settings import Settings
+from schemas.city_config import IncidentSourceConfig
 from warehouse.dbt_project import (PROJECT_DIR, DbtPaths, DbtTarget, dbt_args, dbt_environment, dbt_paths, dbt_target,
                                    dbt_vars, release_dbt_connections, selection_args)
 
@@ -25,10 +26,9 @@ NODE_TASK_WAIT_S = 300
 
 def iucr_code_table(settings: Settings) -> tuple[Path | None, str]:
     """Return the offense code table (path, code column) of the first source that names one."""
-    for cfg in settings.city.get("sources", {}).values():
-        table = cfg.get("code_table") if isinstance(cfg, dict) else None
-        if table:
-            return settings.data_path(table["file"]), table.get("column", "IUCR")
+    for cfg in settings.city.sources_of(IncidentSourceConfig).values():
+        if cfg.code_table is not None:
+            return settings.data_path(cfg.code_table.file), cfg.code_table.column
     return None, "IUCR"
 
 

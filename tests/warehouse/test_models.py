@@ -93,7 +93,7 @@ def prepare(engine, settings) -> None:
     """The real neighborhoods and code tables, as the feed flows and the models flow leave them."""
     init_warehouse(engine)
     replace_table(engine, dim_neighborhoods, neighborhood_dimension(
-        city_neighborhoods(settings), city_population(settings), settings.city["city"]["projected_crs"]))
+        city_neighborhoods(settings), city_population(settings), settings.city.city.projected_crs))
     load_code_tables(engine, settings.data_dir, settings.data_dir / "chicago_crimes/iucr_codes.csv")
 
 
