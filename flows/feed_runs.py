@@ -17,8 +17,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from schemas.errors import PulseError
 from tasks.ingest.feed_spec import FeedSpec
 from tasks.ingest.landing import LandedBatch
-from tasks.ingest.prefect_tasks import (FeedContext, already_loaded, audit_failure, geocode_task, load_task,
-                                        standardize_task, validate_task)
+from tasks.ingest.prefect_tasks import (FeedContext, already_loaded, audit_failure, collapse_task, geocode_task,
+                                        load_task, standardize_task, validate_task)
 from warehouse.load import clear_stage
 from warehouse.resource import Warehouse
 
@@ -41,7 +41,7 @@ def load_batches(wh: Warehouse, ctx: FeedContext, spec: FeedSpec, batches: list[
     log = get_run_logger()
     summaries, failures = [], []
     todo = [b for b in batches if force or not already_loaded(wh, ctx.source, b, spec.schema.name)]
-    placed_in_order = _placed(ctx, spec, todo)  # lazy, in the order of ``todo``
+    placed_in_order = _placed(wh, ctx, spec, todo)  # lazy, in the order of ``todo``
     for batch in batches:
         if batch not in todo:
             log.info("%s: already loaded into %s (sha256 %s…), skipped", Path(batch.origin).name,
@@ -71,30 +71,32 @@ def load_batches(wh: Warehouse, ctx: FeedContext, spec: FeedSpec, batches: list[
     return summaries, failures
 
 
-def _placed(ctx: FeedContext, spec: FeedSpec, batches: list[LandedBatch]):
+def _placed(wh: Warehouse, ctx: FeedContext, spec: FeedSpec, batches: list[LandedBatch]):
     """Yield, per batch in order, its staged-for-load result: a callable running the stages here, or a
     future of them on a distributed runner (at most MAX_BATCHES_IN_FLIGHT ahead)."""
     run = FlowRunContext.get()
     distributed = run is not None and not isinstance(run.task_runner, ThreadPoolTaskRunner)
     if not distributed:
         for batch in batches:
-            yield lambda b=batch: _stages(ctx, spec, b)
+            yield lambda b=batch: _stages(wh, ctx, spec, b)
         return
     pending: deque = deque()
     for batch in batches:
         staged = standardize_task.submit(ctx, spec, batch)
         checked = validate_task.submit(spec, staged)
-        pending.append(geocode_task.submit(spec, staged, checked))
+        placed = geocode_task.submit(spec, staged, checked)
+        pending.append(collapse_task.submit(wh, spec, placed) if spec.collapse else placed)
         if len(pending) >= MAX_BATCHES_IN_FLIGHT:
             yield pending.popleft()
     while pending:
         yield pending.popleft()
 
 
-def _stages(ctx: FeedContext, spec: FeedSpec, batch: LandedBatch):
+def _stages(wh: Warehouse, ctx: FeedContext, spec: FeedSpec, batch: LandedBatch):
     staged = standardize_task(ctx, spec, batch)
     checked = validate_task(spec, staged)
-    return geocode_task(spec, staged, checked)
+    placed = geocode_task(spec, staged, checked)
+    return collapse_task(wh, spec, placed) if spec.collapse else placed
 
 
 def _summary(spec: FeedSpec, batch: LandedBatch, status: str) -> dict:

@@ -65,57 +65,97 @@ def clear_stage(stage_dir: Path) -> None:
 
 def merge_batch(wh: Warehouse, schema: EntitySchema, batch: BatchInfo, data_files: Sequence[Path],
                 quarantine_files: Sequence[Path], rows_quarantined: int, validation_success: bool = True,
-                advance_watermark: str | None = None) -> dict[str, int]:
-    """Merge a staged batch into ``schema.table`` in one transaction; return row counts.
+                advance_watermark: str | None = None, children: Sequence[tuple[EntitySchema, Sequence[Path]]] = (),
+                refresh_columns: Sequence[str] = (), rows_loaded: int | None = None) -> dict[str, int]:
+    """Merge a staged batch into ``schema.table`` (and its ``children`` tables) in one transaction.
 
     A staged row replaces the stored row with the same key when ``schema.version_column`` is
     newer (or, without a version column, always); new keys are inserted; the rest is unchanged.
+    ``refresh_columns`` are then set from the staged rows on every stored row of the batch's keys
+    (values derived from rows of several batches, e.g. an incident's offense after a reversal).
+    Returns counts of the target's rows; ``rows_loaded`` (default: rows staged) is what the audit
+    balances against rows read (for offense-row feeds: source rows, not incidents).
     """
-    target = metadata.tables[schema.table]
-    cols = schema.column_names
-    key = list(schema.key)
     now = datetime.now().replace(microsecond=0)
     with wh.begin() as conn:
-        stg = wh.create_temp_like(conn, target.name, cols)
-        wh.copy_parquet(conn, stg, cols, data_files)
-        failpoint("load.tx_staged")
-        join = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in key)
-        v = schema.version_column
-        newer = (f"(s.{_q(v)} > t.{_q(v)} OR (t.{_q(v)} IS NULL AND s.{_q(v)} IS NOT NULL))" if v else "TRUE")
-        staged = conn.execute(text(f"SELECT count(*) FROM {_q(stg)}")).scalar_one()
-        existing = conn.execute(text(
-            f"SELECT count(*), coalesce(sum(CASE WHEN {newer} THEN 1 ELSE 0 END), 0) "
-            f"FROM {_q(stg)} s JOIN {_q(target.name)} t ON {join}")).one()
-        n_existing, n_newer = int(existing[0]), int(existing[1])
-        if n_newer:
-            conn.execute(text(
-                f"DELETE FROM {_q(target.name)} t WHERE EXISTS (SELECT 1 FROM {_q(stg)} s WHERE {join} AND {newer})"))
-        failpoint("load.tx_deleted")
-        col_list = ", ".join(_q(c) for c in cols)
-        lineage = ("" if "source" in cols else ", source") + ", batch_id, loaded_at"
-        values = ("" if "source" in cols else ", :source") + ", :batch_id, :now"
-        conn.execute(text(
-            f"INSERT INTO {_q(target.name)} ({col_list}{lineage}) "
-            f"SELECT {', '.join('s.' + _q(c) for c in cols)}{values} FROM {_q(stg)} s "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {_q(target.name)} t WHERE {join})"),
-            {"source": batch.source, "batch_id": batch.batch_id, "now": now})
-        failpoint("load.tx_inserted")
-        wh.drop_temp(conn, stg)
+        counts = _merge_rows(wh, conn, schema, batch, data_files, now, refresh_columns)
+        for child, files in children:
+            _merge_rows(wh, conn, child, batch, files, now)
         qtable = metadata.tables[f"quarantine_{schema.name}"]
         qcols = ["row_index", "source_row", "record_id", "expectation", "column_name", "value", "reason", "raw_record"]
         # Re-landing the same batch replaces its quarantine rows instead of duplicating them.
         conn.execute(qtable.delete().where(qtable.c.batch_id == batch.batch_id))
         wh.copy_parquet(conn, qtable.name, qcols, quarantine_files,
-                      {"batch_id": batch.batch_id, "source": batch.source, "quarantined_at": now})
+                        {"batch_id": batch.batch_id, "source": batch.source, "quarantined_at": now})
         failpoint("load.tx_quarantined")
-        counts = {"rows_inserted": int(staged) - n_existing, "rows_updated": n_newer,
-                  "rows_unchanged": n_existing - n_newer, "rows_loaded": int(staged)}
+        if rows_loaded is not None:
+            counts["rows_loaded"] = rows_loaded
         _insert_audit(conn, batch, "loaded", counts, rows_quarantined, validation_success, None, now)
         if advance_watermark is not None:
             _set_watermark(conn, batch.source, advance_watermark, batch.batch_id, now)
         failpoint("load.tx_before_commit")
     failpoint("load.committed")
     return {**counts, "rows_quarantined": rows_quarantined}
+
+
+def _merge_rows(wh: Warehouse, conn, schema: EntitySchema, batch: BatchInfo, files: Sequence[Path], now: datetime,
+                refresh_columns: Sequence[str] = ()) -> dict[str, int]:
+    """Merge staged Parquet rows into ``schema.table`` by key (inside the caller's transaction).
+
+    Every join builds its hash table on the staged batch, never on the table: memory is bounded
+    by the batch however large the table grows.
+    """
+    target = metadata.tables[schema.table]
+    cols, key = schema.column_names, list(schema.key)
+    stg = wh.create_temp_like(conn, target.name, cols)
+    wh.copy_parquet(conn, stg, cols, files)
+    failpoint("load.tx_staged")
+    join = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in key)
+    v = schema.version_column
+    newer = (f"(s.{_q(v)} > t.{_q(v)} OR (t.{_q(v)} IS NULL AND s.{_q(v)} IS NOT NULL))" if v else "TRUE")
+    # The staged keys already stored, and whether each staged row is newer: one join, staged side built.
+    seen = wh.create_temp_as(conn, f"SELECT {', '.join('s.' + _q(k) for k in key)}, "
+                                   f"CASE WHEN {newer} THEN 1 ELSE 0 END AS is_newer "
+                                   f"FROM {_q(stg)} s JOIN {_q(target.name)} t ON {join}")
+    staged = conn.execute(text(f"SELECT count(*) FROM {_q(stg)}")).scalar_one()
+    n_existing, n_newer = (int(x or 0) for x in conn.execute(
+        text(f"SELECT count(*), sum(is_newer) FROM {_q(seen)}")).one())
+    on_seen = " AND ".join(f"t.{_q(k)} = n.{_q(k)}" for k in key)
+    if n_newer:
+        conn.execute(text(f"DELETE FROM {_q(target.name)} t WHERE EXISTS "
+                          f"(SELECT 1 FROM {_q(seen)} n WHERE n.is_newer = 1 AND {on_seen})"))
+    failpoint("load.tx_deleted")
+    col_list = ", ".join(_q(c) for c in cols)
+    lineage = ("" if "source" in cols else ", source") + ", batch_id, loaded_at"
+    values = ("" if "source" in cols else ", :source") + ", :batch_id, :now"
+    keep = " AND ".join(f"n.{_q(k)} = s.{_q(k)}" for k in key)
+    conn.execute(text(
+        f"INSERT INTO {_q(target.name)} ({col_list}{lineage}) "
+        f"SELECT {', '.join('s.' + _q(c) for c in cols)}{values} FROM {_q(stg)} s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {_q(seen)} n WHERE n.is_newer = 0 AND {keep})"),
+        {"source": batch.source, "batch_id": batch.batch_id, "now": now})
+    failpoint("load.tx_inserted")
+    if refresh_columns:
+        sets = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in refresh_columns)
+        conn.execute(text(f"UPDATE {_q(target.name)} t SET {sets} FROM {_q(stg)} s WHERE {join}"))
+    wh.drop_temp(conn, seen)
+    wh.drop_temp(conn, stg)
+    return {"rows_inserted": int(staged) - n_existing, "rows_updated": n_newer,
+            "rows_unchanged": n_existing - n_newer, "rows_loaded": int(staged)}
+
+
+def read_rows(wh: Warehouse, schema: EntitySchema, column: str, values: Sequence) -> pd.DataFrame:
+    """Return the stored rows of ``schema.table`` whose ``column`` is one of ``values`` (schema columns)."""
+    table = metadata.tables[schema.table]
+    values = sorted({str(v) for v in values})
+    frames = []
+    with wh.connect() as conn:
+        for i in range(0, len(values), 5000):
+            rows = conn.execute(select(*[table.c[c] for c in schema.column_names])
+                                .where(table.c[column].in_(values[i:i + 5000]))).all()
+            frames.append(pd.DataFrame(rows, columns=schema.column_names))
+    out = pd.concat(frames, ignore_index=True) if frames else schema.empty_frame()
+    return schema.coerce(out) if len(out) else schema.empty_frame()
 
 
 def _insert_audit(conn, batch: BatchInfo, status: str, counts: dict, rows_quarantined: int,

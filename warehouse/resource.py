@@ -154,6 +154,13 @@ class Warehouse:
                               f"FROM {quote(table)} WITH NO DATA"))
         return name
 
+    def create_temp_as(self, conn: Connection, query: str) -> str:
+        """Create a temporary table holding the rows of ``query``; returns its name."""
+        name = f"tmp_{uuid.uuid4().hex[:8]}"
+        suffix = "" if self.is_duckdb else " ON COMMIT DROP"
+        conn.execute(text(f"CREATE TEMP TABLE {quote(name)}{suffix} AS {query}"))
+        return name
+
     def drop_temp(self, conn: Connection, name: str) -> None:
         """Drop a temporary table made by ``create_temp_like`` (PostgreSQL drops it at commit)."""
         if self.is_duckdb:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import (Boolean, Column, Date, DateTime, Double, BigInteger, Integer, MetaData, String, Table, Text)
 
 from schemas.base import EntitySchema
-from schemas.incidents import INCIDENTS
+from schemas.incidents import INCIDENT_OFFENSES, INCIDENTS
 from schemas.programs import PROGRAMS, ROSTER, SESSIONS
 from schemas.treatment import ADMISSIONS, FACILITIES, TEDS_STATE_ADMISSIONS
 from schemas.trend_results import PROGRAM_IMPACT_COLUMNS, TREND_SIGNAL_COLUMNS
@@ -48,7 +48,7 @@ def quarantine_table(entity: str) -> Table:
     )
 
 
-ENTITIES = (INCIDENTS, ADMISSIONS, TEDS_STATE_ADMISSIONS, FACILITIES, PROGRAMS, SESSIONS, ROSTER)
+ENTITIES = (INCIDENTS, INCIDENT_OFFENSES, ADMISSIONS, TEDS_STATE_ADMISSIONS, FACILITIES, PROGRAMS, SESSIONS, ROSTER)
 for _schema in ENTITIES:
     entity_table(_schema)
     quarantine_table(_schema.name)

@@ -25,6 +25,20 @@ class FeedSpec:
     suite_parameters: dict[str, Any] = field(default_factory=dict)
     # Raw columns never copied into quarantine.raw_record (person ids, street addresses).
     sensitive_raw_columns: tuple[str, ...] = ()
+    # Feeds with one row per offense: the batch's valid rows -> incidents + child rows (``collapse``),
+    # the child schema, the columns ``collapse`` needs beyond the schema's, and the incident columns
+    # every batch refreshes (a later reversal row changes an incident loaded earlier).
+    collapse: Callable[..., Any] | None = None
+    child: EntitySchema | None = None
+    carry_columns: tuple[str, ...] = ()
+    refresh_columns: tuple[str, ...] = ()
+    # What to change when the key repeats within a batch (the unique-key expectation failed).
+    duplicate_key_advice: str | None = None
+
+    @property
+    def unique_rows(self) -> bool:
+        """True when each row must carry a unique key (false for offense rows collapsed into incidents)."""
+        return self.collapse is None
 
 
 GEOCODE_QUARANTINE = QUARANTINE_REASON  # the same column, named for where geocoders set it

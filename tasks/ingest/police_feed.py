@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from schemas.incidents import INCIDENTS
+from schemas.incidents import INCIDENT_OFFENSES, INCIDENTS, OFFENSE_COUNT
 from tasks.ingest.feed_spec import FeedSpec
 from schemas.city_config import CityTable, IncidentSourceConfig
 from schemas.errors import ConfigError, PulseError
@@ -17,6 +17,7 @@ from tasks.ingest.prefect_tasks import FeedContext
 from tasks.ingest.landing import LandedBatch, land_batches
 from tasks.sources import socrata
 from tasks.sources.incident_adapters import IncidentFeedAdapter
+from tasks.sources.incident_grain import OFFENSE_FIELDS
 
 REPO = Path(__file__).resolve().parents[2]
 SUITE = REPO / "expectations" / "police_incidents.json"
@@ -52,8 +53,13 @@ def feed_spec(ctx: PoliceContext, neighborhoods) -> FeedSpec:
         return assign_neighborhoods(frame, neighborhoods, projected_crs=ctx.projected_crs, xy_crs=ctx.xy_crs,
                                     snap_tolerance_m=ctx.snap_tolerance_m)
 
-    return FeedSpec(source=ctx.source, schema=INCIDENTS, suite_path=SUITE, to_standard=ctx.adapter.to_standard,
-                    geocode=geocode, suite_parameters=ctx.suite_parameters)
+    adapter = ctx.adapter
+    collapse = adapter.to_incidents
+    return FeedSpec(source=ctx.source, schema=INCIDENTS, suite_path=SUITE, to_standard=adapter.to_standard,
+                    geocode=geocode, suite_parameters=ctx.suite_parameters, collapse=collapse,
+                    child=INCIDENT_OFFENSES if collapse else None, carry_columns=(OFFENSE_COUNT,) if collapse else (),
+                    refresh_columns=OFFENSE_FIELDS if collapse else (),
+                    duplicate_key_advice=adapter.duplicate_key_advice() if adapter.incident_key else None)
 
 
 def land_api_pages(ctx: PoliceContext, cfg: IncidentSourceConfig, since: str | None, app_token: str | None,

@@ -19,8 +19,8 @@ from prefect.cache_policies import NO_CACHE
 from schemas.errors import PulseError
 from tasks.ingest.feed_spec import FeedSpec
 from tasks.ingest.landing import LandedBatch, file_sha256, find_landed, land_batches
-from tasks.ingest.stages import (Checked, Placed, Staged, batch_info, geocode_batch, load_placed, standardize_batch,
-                                 validate_staged)
+from tasks.ingest.stages import (Checked, Placed, Staged, batch_info, collapse_batch, geocode_batch, load_placed,
+                                 standardize_batch, validate_staged)
 from warehouse.load import clear_stage, init_warehouse, loaded_checksums, record_audit, replace_table
 from warehouse.resource import Warehouse
 from warehouse.tables import dim_neighborhoods
@@ -81,6 +81,12 @@ def validate_task(spec: FeedSpec, staged: Staged) -> Checked:
 @task(name="geocode", tags=["geocode"], cache_policy=NO_CACHE, task_run_name="geocode {staged.batch.batch_id}")
 def geocode_task(spec: FeedSpec, staged: Staged, checked: Checked) -> Placed:
     return geocode_batch(spec, staged, checked)
+
+
+@task(name="collapse", tags=["transform"], cache_policy=NO_CACHE,
+      task_run_name="offense rows to incidents {placed.batch.batch_id}")
+def collapse_task(wh: Warehouse, spec: FeedSpec, placed: Placed) -> Placed:
+    return collapse_batch(wh, spec, placed)
 
 
 @task(name="load", tags=["load"], cache_policy=NO_CACHE,

@@ -17,7 +17,7 @@ rows quarantined`` is checked before anything is merged.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from schemas.failpoints import failpoint
 from tasks.ingest.feed_spec import FeedSpec, quarantine_records, set_aside
 from tasks.ingest.landing import LandedBatch, iter_landed
 from tasks.ingest.validate import QUARANTINE_COLUMNS, columns_read, validate_batch
-from warehouse.load import BatchInfo, merge_batch
+from warehouse.load import BatchInfo, merge_batch, read_rows
 from warehouse.resource import Warehouse
 
 ROW = "__row"  # staged column holding each row's position in the landed batch
@@ -72,6 +72,7 @@ class Placed:
     results: list[dict]
     geocode_precision: dict[str, int] = field(default_factory=dict)
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    child_parts: list[Path] = field(default_factory=list)  # rows of the feed's child table (offense rows)
 
 
 def write_part(folder: Path, name: str, frame: pd.DataFrame) -> Path:
@@ -108,7 +109,8 @@ def validate_staged(spec: FeedSpec, staged: Staged) -> Checked:
     frame = _read_parts(staged.parts, [*present, ROW])
     frame.index = pd.Index(frame.pop(ROW).to_numpy(), name=None)
     outcome = validate_batch(frame, spec.suite_path, spec.suite_parameters, id_column=spec.schema.key[0],
-                             where=staged.batch.origin, table_columns=staged.columns)
+                             where=staged.batch.origin, table_columns=staged.columns, unique_rows=spec.unique_rows,
+                             duplicate_advice=spec.duplicate_key_advice)
     if outcome.critical_failures:
         raise ValidationFailed(staged.batch.origin or staged.batch.batch_id, outcome.critical_failures[0].split(": ", 1)[-1],
                                "Nothing from this batch was loaded; fix the input and rerun")
@@ -132,6 +134,8 @@ def geocode_batch(spec: FeedSpec, staged: Staged, checked: Checked) -> Placed:
                 ungeocodable.append(_with_raw(staged.batch, failures, spec.sensitive_raw_columns))
         failpoint("geocode.done")
         canonical = spec.schema.coerce(valid)
+        if spec.carry_columns:
+            canonical = canonical.assign(**{c: valid[c] for c in spec.carry_columns})
         if len(canonical):
             parts.append(write_part(staged.folder, f"part-{i:06d}", canonical))
             rows_valid += len(canonical)
@@ -150,6 +154,20 @@ def geocode_batch(spec: FeedSpec, staged: Staged, checked: Checked) -> Placed:
                   precision, reasons)
 
 
+def collapse_batch(wh: Warehouse, spec: FeedSpec, placed: Placed) -> Placed:
+    """Return the batch with its offense rows collapsed into incidents (``spec.collapse``), the offense
+    rows staged for the child table. Offense rows stored by earlier batches for the same incidents
+    are read back so a reversal in this batch nets against them."""
+    rows = _read_parts(placed.parts, [*spec.schema.column_names, *spec.carry_columns])
+    stored = read_rows(wh, spec.child, "incident_id", rows["incident_id"].dropna().unique()) if len(rows) else None
+    frames = spec.collapse(rows, stored_offenses=stored)
+    for path in placed.parts:
+        path.unlink()
+    parts = [write_part(placed.folder, "incidents", frames.incidents)] if len(frames.incidents) else []
+    child = [write_part(placed.folder, "offenses", frames.offenses)] if len(frames.offenses) else []
+    return replace(placed, parts=parts, child_parts=child)
+
+
 def load_placed(wh: Warehouse, spec: FeedSpec, placed: Placed, info: BatchInfo,
                 advance_watermark: str | None = None) -> dict[str, Any]:
     """Merge a placed batch in one transaction (rows + quarantine + audit); return its summary."""
@@ -157,9 +175,11 @@ def load_placed(wh: Warehouse, spec: FeedSpec, placed: Placed, info: BatchInfo,
         raise RuntimeError(f"{info.batch_id}: {info.rows_read} rows read but {placed.rows_valid} valid + "
                            f"{placed.rows_quarantined} quarantined; refusing to load a batch that loses rows")
     failpoint("load.before_merge")
+    children = [(spec.child, placed.child_parts)] if spec.child is not None else []
     counts = merge_batch(wh, spec.schema, info, placed.parts, [placed.quarantine_part] if placed.quarantine_part
                          else [], placed.rows_quarantined, validation_success=placed.rows_quarantined == 0,
-                         advance_watermark=advance_watermark)
+                         advance_watermark=advance_watermark, children=children,
+                         refresh_columns=spec.refresh_columns, rows_loaded=placed.rows_valid)
     return {"batch_id": info.batch_id, "source": info.source, "origin": info.source_path, "status": "loaded",
             "rows_read": info.rows_read, **counts, "geocode_precision": placed.geocode_precision,
             "quarantine_reasons": placed.quarantine_reasons, "validation": placed.results}

@@ -252,23 +252,30 @@ def _outcome(frame: pd.DataFrame, results: list[dict], id_column: str, where: st
 
 
 def validate_batch(frame: pd.DataFrame, suite_path: Path, parameters: dict[str, Any], *, id_column: str,
-                   where: str = "batch", table_columns: list[str] | None = None) -> ValidationOutcome:
+                   where: str = "batch", table_columns: list[str] | None = None, unique_rows: bool = True,
+                   duplicate_advice: str | None = None) -> ValidationOutcome:
     """Return which rows of a whole batch pass the suite and why others fail: every expectation (row
     checks and batch-scope checks such as unique ids) in ONE Great Expectations run.
 
     ``frame``'s index labels are the batch's row positions; critical messages name them 1-based.
+    With ``unique_rows`` False (one row per offense, collapsed into incidents later) the key's
+    uniqueness expectation is not applied to rows; ``duplicate_advice`` replaces the generic
+    "de-duplicate it" hint when it fails.
     """
     suite = load_suite_json(str(suite_path))
     row_level = _split_suite(suite, "chunk", parameters)
-    whole = {**suite, "expectations": row_level["expectations"] + _split_suite(suite, "batch")["expectations"]}
+    batch_level = [e for e in _split_suite(suite, "batch")["expectations"]
+                   if unique_rows or e["type"] != "expect_column_values_to_be_unique"]
+    whole = {**suite, "expectations": row_level["expectations"] + batch_level}
     results = run_suite(frame, whole, {k: v for k, v in parameters.items() if v is not None}, table_columns)
     outcome = _outcome(frame, results, id_column, where)
     for r in results:
         if not r["success"] and r["expectation"] == "expect_column_values_to_be_unique" and r["column"] in frame:
             pos = r["unexpected_index_list"][:5]
             sample = ", ".join(f"row {frame.index[p] + 1} ({frame[r['column']].iloc[p]})" for p in pos)
+            todo = duplicate_advice or "Fix the source export or de-duplicate it, then rerun"
             outcome.critical_failures = [
-                m + f" e.g. {sample}. Fix the source export or de-duplicate it, then rerun"
+                m + f" e.g. {sample}. {todo}"
                 if f"({r['column']})" in m and "unique" in m else m for m in outcome.critical_failures]
     return outcome
 

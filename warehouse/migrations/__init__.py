@@ -90,6 +90,18 @@ def upgrade(wh: Warehouse, revision: str = "head") -> tuple[str | None, str | No
     return before, after
 
 
+def missing_columns(conn, metadata) -> list[tuple[str, str]]:
+    """Return (table, column) for every column the code defines on an existing table the database lacks."""
+    rows = conn.execute(text(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_catalog = current_database()")).all()
+    present: dict[str, set[str]] = {}
+    for table, column in rows:
+        present.setdefault(table, set()).add(column)
+    return [(name, c.name) for name, table in sorted(metadata.tables.items()) if name in present
+            for c in table.columns if c.name not in present[name]]
+
+
 def schema_drift(wh: Warehouse) -> list[str]:
     """Return one line per table or column the code defines but the database lacks (empty = in sync).
 
