@@ -20,6 +20,7 @@ from tasks.ingest.police_feed import PoliceContext, suite_parameters
 from tasks.ingest.prefect_tasks import FeedContext
 from tasks.sources.code_tables import read_offense_codes
 from tasks.sources.incident_adapters import incident_adapter
+from tasks.sources.mapped_config import resolve_files
 
 
 def input_file(settings: Settings, relative: str, what: str = "input file") -> Path:
@@ -80,7 +81,8 @@ def offense_codes(settings: Settings, cfg: IncidentSourceConfig) -> list[str] | 
 
 def feed_context(settings: Settings, source: str) -> FeedContext:
     return FeedContext(source=source, warehouse_url=settings.resolved_warehouse_url, raw_dir=settings.raw_dir,
-                       stage_dir=settings.work_dir / "staging", chunk_rows=settings.chunk_rows)
+                       stage_dir=settings.work_dir / "staging", chunk_rows=settings.chunk_rows,
+                       load_slot_wait_s=settings.load_slot_wait_seconds)
 
 
 @lru_cache(maxsize=2)
@@ -100,7 +102,8 @@ def police_context(settings: Settings, source: str = "police_chicago") -> Police
     city = settings.city.city
     base = feed_context(settings, source)
     return PoliceContext(
-        **{f: getattr(base, f) for f in ("source", "warehouse_url", "raw_dir", "stage_dir", "chunk_rows")},
+        **{f: getattr(base, f) for f in ("source", "warehouse_url", "raw_dir", "stage_dir", "chunk_rows",
+                                         "load_slot_wait_s")},
         adapter=incident_adapter(cfg, city.timezone, slug=source),
         projected_crs=city.projected_crs,
         xy_crs=getattr(getattr(cfg, "coordinates", None), "xy_crs", None) or cfg.xy_crs,
@@ -110,5 +113,8 @@ def police_context(settings: Settings, source: str = "police_chicago") -> Police
 
 
 def police_files(settings: Settings, source: str = "police_chicago") -> list[Path]:
-    """Return the source's configured files (``Settings.data_path`` keeps them inside the data directory)."""
-    return input_files(settings, source_config(settings, source, IncidentSourceConfig).files)
+    """Return the source's configured files, glob patterns expanded in sorted order (inside the data dir)."""
+    patterns = source_config(settings, source, IncidentSourceConfig).files
+    for pattern in patterns:
+        settings.data_path(pattern)  # refuses '..' and absolute paths with one line
+    return resolve_files(settings.data_dir, patterns)

@@ -5,6 +5,7 @@ extract -> land (per file or page) -> standardize -> validate -> geocode -> load
 from __future__ import annotations
 
 from collections import deque
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from warehouse.resource import Warehouse
 
 # Batches whose stages run ahead on a distributed task runner while earlier ones load.
 MAX_BATCHES_IN_FLIGHT = 2
+# Lease of the load slot, renewed by Prefect while the merge runs.
+LOAD_LEASE_SECONDS = 60  # the server accepts no shorter lease
 
 
 def load_batches(wh: Warehouse, ctx: FeedContext, spec: FeedSpec, batches: list[LandedBatch],
@@ -102,6 +105,24 @@ def _stages(wh: Warehouse, ctx: FeedContext, spec: FeedSpec, batch: LandedBatch)
 def _summary(spec: FeedSpec, batch: LandedBatch, status: str) -> dict:
     return {"batch_id": batch.batch_id, "origin": batch.origin, "table": spec.schema.table,
             "entity": spec.schema.name, "status": status, "rows_read": batch.rows}
+
+
+@contextmanager
+def load_slot(source: str, wait_seconds: float):
+    """Hold the source's ``load-<source>`` slot while a batch merges (a short lease, renewed meanwhile).
+
+    A run killed while it holds the slot cannot renew its lease, so the server frees the slot
+    within LOAD_LEASE_SECONDS plus its repossessor loop (~15 s), not Prefect's default 300 s. A
+    slot still busy after ``wait_seconds`` is one line naming the slot and how to free it.
+    """
+    name = load_limit(source)
+    try:
+        with concurrency(name, occupy=1, lease_duration=LOAD_LEASE_SECONDS, timeout_seconds=wait_seconds):
+            yield
+    except TimeoutError:
+        raise PulseError(f"concurrency slot {name}", f"still taken after {wait_seconds:.0f} s: another run is "
+                         f"loading {source} (a run killed while loading frees it within {LOAD_LEASE_SECONDS + 15} s)",
+                         f"Wait for that run, or free the slot: prefect gcl update {name} --active-slots 0") from None
 
 
 def load_limit(source: str) -> str:

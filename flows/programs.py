@@ -42,7 +42,7 @@ LIBRARY, DEMO = "programs_cpl", "programs_demo"
 def program_context(settings: Settings, source: str) -> ProgramContext:
     city, base = settings.city.city, feed_context(settings, source)
     return ProgramContext(**{f: getattr(base, f) for f in ("source", "warehouse_url", "raw_dir", "stage_dir",
-                                                           "chunk_rows")},
+                                                           "chunk_rows", "load_slot_wait_s")},
                           projected_crs=city.projected_crs, snap_tolerance_m=settings.snap_tolerance_m,
                           program_parameters=program_suite_parameters(list(city.bbox)))
 

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
         default=10, description="Counts from person-level data in 1..threshold are suppressed."
     )
     chunk_rows: int = Field(default=100_000, description="Max rows processed at once (bounds memory).")
+    load_slot_wait_seconds: float = Field(default=600.0, gt=0, description="How long a batch waits for its "
+                                          "source's load slot (another run loading the same source) before failing.")
     snap_tolerance_m: float = Field(default=250.0)
 
     @property

@@ -44,5 +44,5 @@ def neighborhood_dimension(neighborhoods: gpd.GeoDataFrame, population: pd.DataF
     pop = population.assign(neighborhood_id=population["neighborhood_id"].astype("str"))
     out = out.merge(pop[["neighborhood_id", "population"]], on="neighborhood_id", how="left")
     out = out.rename(columns={"population": "population_2010"})
-    out["population_2010"] = out["population_2010"].astype("Int64")
+    out["population_2010"] = out["population_2010"].round().astype("Int64")  # estimates may carry decimals
     return out[["neighborhood_id", "name", "population_2010", "area_km2", "centroid_lat", "centroid_lon", "geometry_wkt"]]

@@ -35,6 +35,7 @@ class FeedContext:
     raw_dir: Path
     stage_dir: Path
     chunk_rows: int
+    load_slot_wait_s: float  # how long a batch waits for its source's load slot
 
 
 def retry_unless_user_error(task, task_run, state) -> bool:

@@ -7,21 +7,18 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.police_files import real_rows, write_csv
+from tests.support.prefect_server import Server, free_port, prefect_server, stop
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -76,65 +73,10 @@ emit_event(event="pulse.trend.alert",
 """
 
 
-@dataclass
-class Server:
-    url: str
-    api: str
-    env: dict[str, str]
-    home: Path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def stop(proc: subprocess.Popen, grace: float = 15) -> None:
-    """Stop a process group: SIGTERM, a second signal after ``grace`` s (a worker ignores the first), then SIGKILL."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGINT, 5), (signal.SIGKILL, 5)):
-        if proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(wait)
-        except subprocess.TimeoutExpired:
-            continue
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, data_dir):
-    home = tmp_path_factory.mktemp("prefect-home")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PULSE_"))}
-    env.update(PREFECT_HOME=str(home), PREFECT_API_URL=f"{url}/api", PREFECT_UI_API_URL=f"{url}/api",
-               PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1", GX_ANALYTICS_ENABLED="false",
-               PULSE_DATA_DIR=str(data_dir), PULSE_WORK_DIR=str(home / "work"),
-               PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    log = open(home / "server.log", "w")
-    proc = subprocess.Popen([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"prefect server exited ({proc.returncode}): {(home / 'server.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(1)
-        else:
-            pytest.fail(f"prefect server not healthy after 120 s: {(home / 'server.log').read_text()[-2000:]}")
-        yield Server(url, f"{url}/api", env, home)
-    finally:
-        stop(proc)
-        log.close()
+    with prefect_server(tmp_path_factory.mktemp("prefect-home"), data_dir) as srv:
+        yield srv
 
 
 def run(args: list[str], env: dict, timeout: float = 180, cwd: Path = REPO, **kw) -> subprocess.CompletedProcess:
