@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -31,25 +30,11 @@ from flows.city_inputs import city_neighborhoods, neighborhood_rows, police_cont
 from flows.artifacts import publish_batch_artifacts
 from flows.settings import Settings
 from schemas.errors import InputError
+from tasks.ingest.backfill_plan import add_month_counts, month_range, plan
 from tasks.ingest.landing import LandedBatch, iter_landed
 from tasks.ingest.police_feed import feed_spec
 from tasks.ingest.prefect_tasks import prepare_warehouse
 from warehouse.resource import Warehouse
-
-UNPARSED = "unparsed"  # rows whose occurred_at does not parse (they sit in quarantine; no month)
-
-
-def month_range(date_from: str, date_to: str) -> list[str]:
-    """Return the months ``YYYY-MM`` from the month of ``date_from`` to that of ``date_to``, inclusive."""
-    try:
-        start, end = pd.Period(date_from, freq="M"), pd.Period(date_to, freq="M")
-    except (ValueError, TypeError) as exc:
-        raise InputError("--from/--to", f"cannot read the dates {date_from!r}, {date_to!r} ({exc})",
-                         "Give dates as YYYY-MM-DD or YYYY-MM") from None
-    if start > end:
-        raise InputError("--from/--to", f"{date_from} is after {date_to}", "Swap them")
-    return [str(p) for p in pd.period_range(start, end, freq="M")]
-
 
 def landed_batches(raw_dir: Path, source: str) -> list[LandedBatch]:
     """Return every batch landed for ``source`` (manifest and Parquet present), oldest extraction first."""
@@ -66,21 +51,8 @@ def scan_months(batch: LandedBatch, to_standard, chunk_rows: int) -> dict[str, i
     """Return rows per ``occurred_at`` month (``YYYY-MM``) of a landed batch, plus ``unparsed``."""
     counts: dict[str, int] = {}
     for _, raw in iter_landed(batch, chunk_rows):
-        occurred = to_standard(raw)["occurred_at"]
-        for month, n in occurred.dt.to_period("M").value_counts().items():
-            counts[str(month)] = counts.get(str(month), 0) + int(n)
-        if occurred.isna().any():
-            counts[UNPARSED] = counts.get(UNPARSED, 0) + int(occurred.isna().sum())
+        add_month_counts(counts, to_standard(raw)["occurred_at"])
     return counts
-
-
-def plan(coverage: dict[str, dict[str, int]], months: list[str]) -> tuple[list[str], list[dict]]:
-    """Return (batch ids holding rows in ``months``, one row per month: month, rows, batches)."""
-    wanted = set(months)
-    selected = [bid for bid, counts in coverage.items() if wanted & counts.keys()]
-    per_month = [{"month": m, "rows": sum(c.get(m, 0) for c in coverage.values()),
-                  "batches": ", ".join(bid for bid, c in coverage.items() if m in c)} for m in months]
-    return selected, per_month
 
 
 @flow(name="backfill", flow_run_name="backfill {source} {date_from}..{date_to}")

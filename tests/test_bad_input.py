@@ -194,7 +194,7 @@ def test_geocode_csv_output_neutralises_formulas(data_dir, tmp_path):
     """CSV the pipeline writes for people to open (``pulse geocode``) cannot run a formula."""
     import csv
 
-    from flows.cli.treatment import geocode_csv
+    from tasks.geocode.csv_file import geocode_csv
     from flows.settings import Settings
     from flows.treatment import city_address_geocoder
 

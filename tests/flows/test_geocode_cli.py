@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli.main import app as pulse_app
-from flows.cli.treatment import GEOCODE_OUTPUT_COLUMNS
+from tasks.geocode.csv_file import GEOCODE_OUTPUT_COLUMNS
 
 FIXTURES = Path(__file__).resolve().parents[1] / "data" / "treatment"
 

@@ -7,7 +7,8 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from flows.backfill import backfill_flow, month_range, plan
+from flows.backfill import backfill_flow
+from tasks.ingest.backfill_plan import month_range, plan
 from flows.cli.ops import parse_params
 from flows.cli.main import app as pulse_app
 from flows.nightly import STAGE_NAMES, Stage, nightly_flow, resolve, with_runner
