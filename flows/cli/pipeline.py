@@ -66,12 +66,15 @@ def _trend_line(out: dict) -> str:
             f"{out.get('n_programs_estimated', 0)} programs estimated")
 
 
-def run_all():
-    """The main job: every source the city config declares, then models, trends and the report."""
+def run_all(rebuild: bool = typer.Option(False, "--rebuild", help="Rebuild models, trends and the report even "
+                                         "when no input changed since the last build.")):
+    """The main job: every source the city config declares, then models, trends and the report.
+
+    Models, trends and the report are rebuilt only when an input they read changed since the last
+    completed build (a load, the city config, the small-cell threshold or their code); otherwise the
+    run says so and keeps the last build's outputs (``--rebuild`` forces it).
+    """
     from flows.feeds import GROUPS, configured_feeds, run_feed_group
-    from flows.models import models_flow
-    from flows.report import report_flow
-    from flows.trends import trends_flow
 
     settings = Settings()
     summaries = []
@@ -80,14 +83,46 @@ def run_all():
             console.rule(f"{group} feeds")
             summaries += run_flow(run_feed_group, group=group, settings=settings)
     console.rule("models, trends, report")
-    models = run_flow(models_flow, settings=settings)
-    trend_out = run_flow(trends_flow, settings=settings)
-    report_path = run_flow(report_flow, settings=settings)
-    print_batches(summaries, settings)
-    console.print(f"{_models_line(models, settings)}\n{_trend_line(trend_out)}", highlight=False)
+    fingerprint, built_at = _last_build(settings)
+    if built_at and not rebuild:
+        print_batches(summaries, settings)
+        console.print(f"No input changed since the build of {built_at}: models, trends and the report were "
+                      "skipped (pulse run --rebuild forces them).", highlight=False)
+        report_path = settings.reports_dir / "index.html"
+    else:
+        models, trend_out, report_path = _build(settings, fingerprint)
+        print_batches(summaries, settings)
+        console.print(f"{_models_line(models, settings)}\n{_trend_line(trend_out)}", highlight=False)
     console.print(f"\nWarehouse: [bold]{redact(settings.resolved_warehouse_url)}[/]")
     if settings.resolved_warehouse_url.startswith("duckdb"):
         console.print(f"Analyst file (open this one): [bold]{settings.work_dir / 'analyst.duckdb'}[/]")
     console.print(f"Validation report (GX Data Docs): {settings.validation_dir / 'index.html'}")
     console.print(f"Analyst report: [bold]{report_path}[/]")
     console.print("Try (duckdb CLI or Python, read-only):\n" + EXAMPLE_QUERY, highlight=False)
+
+
+def _last_build(settings: Settings) -> tuple[str, str | None]:
+    """Return (fingerprint of the current inputs, when the last build with it ran or None)."""
+    from warehouse.build_state import build_fingerprint, read_build_state, unchanged_since
+    from warehouse.resource import Warehouse
+
+    with Warehouse(settings.resolved_warehouse_url) as wh:
+        fingerprint = build_fingerprint(wh, settings.city_config, settings.small_cell_threshold)
+    return fingerprint, unchanged_since(read_build_state(settings.work_dir), fingerprint)
+
+
+def _build(settings: Settings, fingerprint: str):
+    """Run models, trends and the report; record the build so an unchanged rerun can skip it."""
+    from flows.models import models_flow
+    from flows.report import report_flow
+    from flows.trends import trends_flow
+    from warehouse.build_state import write_build_state
+
+    models = run_flow(models_flow, settings=settings)
+    trend_out = run_flow(trends_flow, settings=settings)
+    report_path = run_flow(report_flow, settings=settings)
+    outputs = {"report": str(report_path)}
+    if settings.resolved_warehouse_url.startswith("duckdb"):
+        outputs["analyst_file"] = str(settings.work_dir / "analyst.duckdb")
+    write_build_state(settings.work_dir, fingerprint, outputs)
+    return models, trend_out, report_path
