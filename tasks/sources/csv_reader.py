@@ -128,11 +128,35 @@ def check_columns(path: Path, header: Sequence[str], required: Sequence[str]) ->
     if not missing:
         return
     col = missing[0]
+    check_delimiter(path, header, required)
     close = difflib.get_close_matches(col, header, n=1, cutoff=0.6)
     hint = f"found '{close[0]}' instead; rename it to '{col}' or map it in the city config" if close else \
         "add the column or map it in the city config"
     more = f" (and {len(missing) - 1} more: {', '.join(missing[1:4])})" if len(missing) > 1 else ""
     raise InputError(path, f"column '{col}' is missing{more}", hint)
+
+
+_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def check_delimiter(path: Path, header: Sequence[str], required: Sequence[str] = ()) -> None:
+    """Raise one InputError naming the delimiter when the header is one field split by ';', tab or '|'."""
+    delimiter = _other_delimiter(header, required)
+    if delimiter:
+        raise InputError(path, f"row 1 (header) is one field holding {delimiter}-separated names "
+                               f"('{header[0][:60]}')",
+                         "Re-export the file comma-separated (the pipeline reads CSV with ',' as the delimiter)")
+
+
+def _other_delimiter(header: Sequence[str], required: Sequence[str]) -> str | None:
+    """Return the name of the delimiter a one-field header is really split by (None when it is not)."""
+    if len(header) != 1:
+        return None
+    for char, name in _DELIMITERS.items():
+        names = [f.strip() for f in header[0].split(char)]
+        if len(names) > 1 and (set(required) & set(names) or len(names) >= max(2, len(required) // 2)):
+            return name
+    return None
 
 
 def _first_bad_utf8_line(path: Path) -> tuple[int, int]:

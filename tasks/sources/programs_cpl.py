@@ -29,7 +29,7 @@ import usaddress
 
 from schemas.programs import PROGRAMS, SESSIONS
 from schemas.errors import InputError
-from tasks.sources.csv_reader import check_columns, iter_csv_batches, read_header
+from tasks.sources.csv_reader import check_columns, check_delimiter, iter_csv_batches, read_header
 
 SLUG = "programs_cpl"
 SPONSOR = "Chicago Public Library"
@@ -86,6 +86,7 @@ def read_raw(path: Path | str) -> pd.DataFrame:
     """Return one yearly visitors file as text, one row per branch (blank cells are null)."""
     path = Path(path)
     header = read_header(path)
+    check_delimiter(path, header, ["ADDRESS", *MONTHS])
     key, _ = _key_and_point_columns(header)
     if key is None:
         raise InputError(path, "branch column is missing (expected 'BRANCH', or 'LOCATION' in 2019 files)",
