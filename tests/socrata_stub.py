@@ -65,6 +65,10 @@ class SocrataStub:
                 if fault == "reset":
                     self.connection.close()
                     return
+                if fault == "shift":  # a record inserted at the front between two pages: the pages slide by one
+                    first = dict(stub.records[0])
+                    stub.records.insert(0, {**first, ":id": "row-0000-inserted", "id": "99999999",
+                                            "case_number": "JZ000000"})
                 rows = stub.select(q)
                 body = json.dumps(rows).encode()
                 if fault == "slow":

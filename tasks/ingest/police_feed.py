@@ -62,6 +62,12 @@ def feed_spec(ctx: PoliceContext, neighborhoods) -> FeedSpec:
                     duplicate_key_advice=adapter.duplicate_key_advice() if adapter.incident_key else None)
 
 
+def _record_id(record) -> str | None:
+    """The record's Socrata row id (``:id``), else its ``id`` field."""
+    rid = record.get(":id") or record.get("id")
+    return None if rid is None else str(rid)
+
+
 def land_api_pages(ctx: PoliceContext, cfg: IncidentSourceConfig, since: str | None, app_token: str | None,
                    transport=None, sleep=None, log=None) -> tuple[list[LandedBatch], str | None]:
     """Land every page newer than ``since``; return landed batches and the new watermark.
@@ -81,6 +87,8 @@ def land_api_pages(ctx: PoliceContext, cfg: IncidentSourceConfig, since: str | N
     expected = socrata.count_rows(base_url, dataset_id, watermark_field=ctx.adapter.watermark_field, since=since,
                                   app_token=app_token, **http)
     landed, got, newest = [], 0, since
+    first_page: dict[str, int] = {}  # record id -> offset of the page it first came on
+    repeated: list[str] = []  # ids that came again on a later page of this extraction
     for page in socrata.iter_pages(base_url, dataset_id, page_size=page_size,
                                    watermark_field=ctx.adapter.watermark_field, since=since,
                                    app_token=app_token, **kwargs):
@@ -92,8 +100,27 @@ def land_api_pages(ctx: PoliceContext, cfg: IncidentSourceConfig, since: str | N
         landed.append(batch)
         failpoint("extract.api_page_landed")
         got += len(page.records)
+        for rid in {_record_id(r) for r in page.records} - {None}:
+            if first_page.setdefault(rid, page.offset) != page.offset:
+                repeated.append(rid)
         page_max = max((r.get(ctx.adapter.watermark_field) or "" for r in page.records), default="")
         newest = max(newest or "", page_max) or newest
+    if repeated:
+        # The dataset changed while it was paged: the same record on two pages means another one may
+        # have slid past the page boundary unseen, so the repeats do not count toward the total.
+        sample = ", ".join(sorted(repeated)[:5])
+        if log is not None:
+            log(f"{base_url} {dataset_id}: {len(repeated)} record(s) came on two pages of this extraction "
+                f"(id {sample}): the dataset changed while it was paged; the rows loaded, the watermark stays "
+                f"at {since} so the next run reads this span again")
+        got -= len(repeated)
+        if got < expected:
+            raise PulseError(f"{base_url} {dataset_id}", f"{len(repeated)} record(s) came on two pages (id {sample}) "
+                             f"and only {got} of {expected} distinct rows newer than {since} arrived",
+                             "The dataset changed while it was paged; the watermark was not advanced: rerun")
+        # A record inserted mid-extraction may have been skipped while its update time is below the newest
+        # one seen: keep the old watermark so the next run reads that span again (merges are idempotent).
+        return landed, since
     if got < expected:
         raise PulseError(f"{base_url} {dataset_id}", f"source returned {got} of {expected} rows newer than {since}",
                          "Pages went missing (an empty page mid-stream?); the watermark was not advanced: rerun")
