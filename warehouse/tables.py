@@ -1,10 +1,18 @@
 """Every warehouse table, defined in one place (SQLAlchemy 2 Core), most built from the schema contracts.
 
 No reflection anywhere (duckdb_engine cannot reflect on SQLAlchemy 2.1): tables are code.
+
+Entity tables (the facts and dims the batch path merges into) carry their natural key as a PRIMARY
+KEY on PostgreSQL only. On DuckDB a primary key is an ART index the engine keeps in memory and
+grows with the table (10M incidents overflowed the default memory cap during a merge), so there
+the key is kept unique by the merge itself (``warehouse.load._merge_rows``: anti-join on the staged
+batch, inside one transaction) and checked by dbt's ``unique`` test on every build.
 """
 from __future__ import annotations
 
 from sqlalchemy import (Boolean, Column, Date, DateTime, Double, BigInteger, Integer, MetaData, String, Table, Text)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import PrimaryKeyConstraint
 
 from schemas.base import EntitySchema
 from schemas.incidents import INCIDENT_OFFENSES, INCIDENTS
@@ -26,7 +34,15 @@ def entity_table(schema: EntitySchema) -> Table:
     lineage = [Column("source", Text, nullable=False), Column("batch_id", Text, nullable=False),
                Column("loaded_at", DateTime, nullable=False)]
     cols += [c for c in lineage if c.name not in schema.column_names]
-    return Table(schema.table, metadata, *cols, comment=schema.grain)
+    return Table(schema.table, metadata, *cols, comment=schema.grain, info={"merged_key": True})
+
+
+@compiles(PrimaryKeyConstraint, "duckdb")
+def _duckdb_primary_key(constraint, compiler, **kw):
+    """Leave the primary key of merged entity tables out of DuckDB's CREATE TABLE (see the module docstring)."""
+    if constraint.table is not None and constraint.table.info.get("merged_key"):
+        return None
+    return compiler.visit_primary_key_constraint(constraint, **kw)
 
 
 def quarantine_table(entity: str) -> Table:
