@@ -5,6 +5,7 @@ extract -> land (per file or page) -> standardize -> validate -> geocode -> load
 from __future__ import annotations
 
 from collections import deque
+from functools import cache
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -56,7 +57,7 @@ def load_batches(wh: Warehouse, ctx: FeedContext, spec: FeedSpec, batches: list[
             with tags(ctx.source):
                 placed = next(placed_in_order)
                 placed = placed() if callable(placed) else placed.result()
-                with concurrency(load_limit(ctx.source), occupy=1):
+                with load_slot(ctx.source, ctx.load_slot_wait_s):
                     summary = load_task(wh, spec, placed, flow_run.get_id(), started)
         except BaseException as exc:
             clear_stage(ctx.stage_dir / spec.schema.name / batch.batch_id)
@@ -129,13 +130,20 @@ def load_limit(source: str) -> str:
     """Return the name of the source's global concurrency limit, creating it (1 slot) when missing.
 
     An operator may pre-create, resize or deactivate it (``prefect gcl create load-<source> --limit 1``);
-    it is only created here when absent, so a run never silently loads without the guard.
+    it is only created here when absent, so a run never silently loads without the guard. Checked once
+    per source, server and process (not per batch).
     """
+    from prefect.settings import PREFECT_API_URL
+
+    return _ensure_limit(f"load-{source}", PREFECT_API_URL.value())
+
+
+@cache
+def _ensure_limit(name: str, api_url: str | None) -> str:
     from prefect import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
     from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
-    name = f"load-{source}"
     with get_client(sync_client=True) as client:
         try:
             client.read_global_concurrency_limit_by_name(name)

@@ -75,3 +75,31 @@ def test_a_run_killed_while_holding_the_slot_frees_it_within_the_short_lease(tmp
         waited = float(waiter.stdout.strip().splitlines()[-1])
     # Prefect's default lease is 300 s; ours expires after LOAD_LEASE_SECONDS plus the repossessor loop.
     assert waited < LOAD_LEASE_SECONDS + 60, f"the slot came free only after {waited:.0f} s"
+
+
+def test_the_police_flow_waits_for_the_slot_then_fails_in_one_line(prefect_harness, settings_factory, duckdb_url,
+                                                                    data_dir, tmp_path):
+    from flows.police_incidents import police_incidents_flow
+    from tests.police_files import real_rows, write_csv
+
+    path = write_csv(real_rows(data_dir, 10, "22"), tmp_path / "ten.csv")
+    settings = settings_factory(duckdb_url, load_slot_wait_seconds=2)
+    held, release = threading.Event(), threading.Event()
+
+    def hold():  # another run of the same source is merging
+        with load_slot("police_chicago", 30):
+            held.set()
+            release.wait(120)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    try:
+        assert held.wait(60)
+        with pytest.raises(PulseError) as err:
+            police_incidents_flow(settings=settings, files=[str(path)])
+    finally:
+        release.set()
+        t.join(60)
+    line = str(err.value)
+    assert "\n" not in line and "load-police_chicago" in line and "still taken after 2 s" in line, line
+    assert police_incidents_flow(settings=settings, files=[str(path)])[0]["status"] == "loaded"  # slot free again
