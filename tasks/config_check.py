@@ -151,6 +151,7 @@ def check_mapped_headers(cfg: MappedSourceConfig, where: str, files: list[Path],
     wanted = mapped_columns(cfg)
     layouts: Counter[str] = Counter()
     missing: dict[tuple[str, str], list[Path]] = defaultdict(list)
+    headers: dict[tuple[str, str], list[str]] = {}  # the first header lacking the column, for a hint
     required_missing: set[tuple[str, str]] = set()
     problems: list[CheckLine] = []
     for path in files:
@@ -173,18 +174,21 @@ def check_mapped_headers(cfg: MappedSourceConfig, where: str, files: list[Path],
                 continue
             if col not in names:
                 missing[(key, col)].append(path)
+                headers.setdefault((key, col), sorted(names))
                 if col in required:
                     required_missing.add((key, col))
         for col in required - names - set(wanted.values()):
             missing[("incident_key", col)].append(path)
+            headers.setdefault(("incident_key", col), sorted(names))
             required_missing.add(("incident_key", col))
     notes = []
     for (key, col), where_missing in missing.items():
         shown = where_missing[0].name + (f" and {len(where_missing) - 1} more" if len(where_missing) > 1 else "")
         if (key, col) in required_missing or len(where_missing) == len(files):
             problems.append(CheckLine(False, where, f"{key} = {col!r}: column not in the header of {shown} "
-                                                    f"({len(where_missing)} of {len(files)} files). Fix the name, or "
-                                                    "add a layout whose rename maps that file's column"))
+                                                    f"({len(where_missing)} of {len(files)} files; "
+                                                    f"{_hint(col, headers[(key, col)])}). Fix the name, or add a "
+                                                    "layout whose rename maps that file's column"))
         else:  # an optional column some layouts lack: that field is empty in those files
             notes.append(f"{key} = {col!r} is in no header of {len(where_missing)} file(s), read as empty there")
     summary = f"{len(files)} file(s), every required column in each header"

@@ -40,8 +40,8 @@ def test_config_check_names_each_problem_and_exits_1(tmp_path, data_dir):
         "problem  [neighborhoods] id_field = 'GEO_ID': no such field in boston/neighborhoods_2020_tract_based.geojson "
         "(found 'GEOID' instead). Set id_field to one of its fields",
         "problem  [sources.police_boston] columns.block = 'STREETNAME': column not in the header of "
-        "drug_violations_2015-06_to_2019-11.csv.gz and 1 more (2 of 2 files). Fix the name, or add a layout whose "
-        "rename maps that file's column",
+        "drug_violations_2015-06_to_2019-11.csv.gz and 1 more (2 of 2 files; found 'STREET' instead). Fix the name, "
+        "or add a layout whose rename maps that file's column",
     ]
     assert result.output.splitlines()[-1] == f"{bad}: 2 problem(s)"
 

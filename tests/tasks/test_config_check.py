@@ -80,8 +80,8 @@ def test_boundary_fields_and_population_columns_are_checked(data):
 def test_a_required_column_missing_from_any_file_is_a_problem_naming_the_key(data):
     lines = check(config(**{"sources.police_town.columns": {"occurred_at": "Date", "iucr": "Code"}}), data)
     assert lines[1] == ("problem  [sources.police_town] columns.occurred_at = 'Date': column not in the header of "
-                        "crimes_2020.csv.gz and 1 more (2 of 2 files). Fix the name, or add a layout whose rename "
-                        "maps that file's column")
+                        "crimes_2020.csv.gz and 1 more (2 of 2 files; found Case, Code, Street, When). Fix the "
+                        "name, or add a layout whose rename maps that file's column")
 
 
 def test_an_optional_column_in_no_file_is_a_problem(data):
