@@ -84,3 +84,9 @@ def test_fail_prints_bracketed_table_names_intact(capsys):
     err = capsys.readouterr().err
     assert "has no [sources.police_x] table" in err and "police_chicago [bold]" in err
     assert os.linesep.join(err.splitlines()).startswith("error: config/x.toml")
+
+
+def test_config_commands_start_no_prefect_server():
+    from flows.cli.entry import needs_api
+
+    assert not needs_api(["config", "check"]) and not needs_api(["config", "keys", "--markdown"])
