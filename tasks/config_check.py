@@ -62,11 +62,19 @@ def csv_header(path: Path, encodings: tuple[str, ...] | list[str] = ("utf-8",)) 
             continue
     else:
         raise ValueError(f"header bytes are not {' or '.join(encodings)}")
-    return [f.strip() for f in next(csv.reader([text.rstrip("\r\n")]), [])]
+    fields = [f.strip() for f in next(csv.reader([text.rstrip("\r\n")]), [])]
+    if not any(fields):
+        raise ValueError("the file is empty or has no header line")
+    return fields
 
 
-def _columns_line(where: str, path: Path, header: list[str], wanted: dict[str, str | None],
-                  action: str) -> list[CheckLine]:
+def _table_columns(where: str, key: str, path: Path, wanted: dict[str, str | None], action: str) -> list[CheckLine]:
+    """Check that a CSV table (population, code table) has the ``wanted`` columns, reading its header only."""
+    try:
+        header = csv_header(path, ("utf-8", "cp1252"))
+    except (PulseError, ValueError) as exc:
+        problem = exc.problem if isinstance(exc, PulseError) else str(exc)
+        return [CheckLine(False, where, f"{key} {path.name}: {problem}. Re-export it as a CSV with a header row")]
     return [CheckLine(False, where, f"{k} = {col!r}: column not in the header of {path.name} ({_hint(col, header)}). "
                                     f"{action}")
             for k, col in wanted.items() if col and col not in header]
@@ -83,7 +91,7 @@ def check_neighborhoods(city: CityConfig, data_dir: Path) -> list[CheckLine]:
             fields = [str(f) for f in info["fields"]]
         except Exception as exc:  # noqa: BLE001 - any reader failure is one line
             problems.append(CheckLine(False, where, f"file {nb.file!r}: cannot be read as a boundary file "
-                                                    f"({str(exc).splitlines()[0]}). Use a format geopandas reads"))
+                                                    f"({str(exc).splitlines()[0].split(';')[0]}). Use a format geopandas reads"))
         else:
             problems += [CheckLine(False, where, f"{key} = {value!r}: no such field in {nb.file} "
                                                  f"({_hint(value, fields)}). Set {key} to one of its fields")
@@ -95,11 +103,10 @@ def check_neighborhoods(city: CityConfig, data_dir: Path) -> list[CheckLine]:
         pop_files, pop_problems = _resolve(data_dir, where, "population_file", [nb.population_file])
         problems += pop_problems
         if pop_files:
-            header = csv_header(pop_files[0], ("utf-8", "cp1252"))
-            problems += _columns_line(where, pop_files[0], header,
-                                      {"population_id_field": nb.population_id_field,
-                                       "population_field": nb.population_field},
-                                      "Name a column of the population table")
+            problems += _table_columns(where, "population_file", pop_files[0],
+                                       {"population_id_field": nb.population_id_field,
+                                        "population_field": nb.population_field},
+                                       "Name a column of the population table")
             pop_text = f"population {nb.population_field} from {nb.population_file}"
     if problems:
         return problems
@@ -157,9 +164,12 @@ def check_mapped_headers(cfg: MappedSourceConfig, where: str, files: list[Path],
     for path in files:
         try:
             header = csv_header(path, cfg.encodings)
-        except (PulseError, ValueError) as exc:
-            problems.append(CheckLine(False, where, f"files: {path.name}: {exc}. Fix the file or the `encodings` "
-                                                    "list"))
+        except PulseError as exc:
+            problems.append(CheckLine(False, where, f"files: {path.name}: {exc.problem}. {exc.action}".strip()))
+            continue
+        except ValueError as exc:
+            problems.append(CheckLine(False, where, f"files: {path.name}: {exc}. Fix the file or add its encoding "
+                                                    "to `encodings`"))
             continue
         m, rename = choose_layout(mapping, header)
         if mapping.layouts and not m.layouts:
@@ -217,9 +227,8 @@ def check_source(slug: str, cfg: SourceConfig, data_dir: Path, city_timezone: st
         summary = f"reads the API {cfg.api_base_url} (not contacted)"
     code_table = getattr(cfg, "code_table", None)
     if code_table is not None and resolved.get("code_table.file"):
-        header = csv_header(resolved["code_table.file"][0], ("utf-8", "cp1252"))
-        problems += _columns_line(where, resolved["code_table.file"][0], header,
-                                  {"code_table.column": code_table.column}, "Name the code column of the table")
+        problems += _table_columns(where, "code_table.file", resolved["code_table.file"][0],
+                                   {"code_table.column": code_table.column}, "Name the code column of the table")
         summary += f"; code table {code_table.file}"
     return problems or [CheckLine(True, where, summary)]
 

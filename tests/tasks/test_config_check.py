@@ -108,3 +108,15 @@ def test_every_shipped_config_checks_ok_on_the_real_data(name, data_dir):
         doc = tomllib.load(fh)
     lines = check(doc, data_dir)
     assert all(line.startswith("ok") for line in lines), lines
+
+
+def test_unreadable_inputs_are_one_line_each(data):
+    (data / "town" / "areas.geojson").write_text("not a boundary file")
+    (data / "town" / "population.csv").write_bytes(b"")
+    (data / "town" / "crimes_2021.csv.gz").write_bytes(b"\x1f\x8b truncated")
+    lines = check(config(), data)
+    assert lines[0].startswith("problem  [neighborhoods] file 'town/areas.geojson': cannot be read as a boundary file")
+    assert lines[1] == ("problem  [neighborhoods] population_file population.csv: the file is empty or has no "
+                        "header line. Re-export it as a CSV with a header row")
+    assert lines[2] == ("problem  [sources.police_town] files: crimes_2021.csv.gz: cannot read the file (Unknown "
+                        "compression method). Re-download it; a .gz file may be truncated")
