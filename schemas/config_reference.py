@@ -34,6 +34,8 @@ ERRORS = (
      "fix the path or PULSE_DATA_DIR"),
     ("`id_field = 'f': no such field in <boundary file>`", "the boundary file has no field `f`",
      "name one of the fields the line lists"),
+    ("`[city] bbox = [...]: does not contain the boundary file's extent`", "the bounding box misses the areas "
+     "(often latitude and longitude swapped)", "set lon_min, lat_min, lon_max, lat_max around the city"),
     ("`columns.c = 'C': column not in the header of <file>`", "a mapped column is absent from a file's header",
      "fix the name, or add a `[[...layouts]]` entry whose `rename` maps that file's column"),
     ("`layouts: the header of <file> matches no layout's when_columns`", "a file has a header layout the "

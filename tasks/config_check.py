@@ -2,8 +2,8 @@
 
 ``check_city_config(city, data_dir)`` returns one ``CheckLine`` per table that is fine (``ok``) and
 one per problem, each naming the key and what to do. It checks that every file or glob a table
-names exists under the data directory, that the boundary file has the id and name fields (its
-field list only, no geometry is read), that the population table and code table have their
+names exists under the data directory, that the boundary file has the id and name fields and lies
+inside ``[city] bbox`` (its field list and extent only, no geometry is read), that the population table and code table have their
 columns, and, for ``mapped`` sources, that every mapped column is in each file's header (the
 first line only, decoded with the source's encodings, after the layout's renames). Nothing is
 loaded and nothing is written.
@@ -87,8 +87,9 @@ def check_neighborhoods(city: CityConfig, data_dir: Path) -> list[CheckLine]:
         try:
             import pyogrio
 
-            info = pyogrio.read_info(files[0])
+            info = pyogrio.read_info(files[0], force_total_bounds=True)
             fields = [str(f) for f in info["fields"]]
+            extent = _lonlat_bounds(info, nb.crs)
         except Exception as exc:  # noqa: BLE001 - any reader failure is one line
             problems.append(CheckLine(False, where, f"file {nb.file!r}: cannot be read as a boundary file "
                                                     f"({str(exc).splitlines()[0].split(';')[0]}). Use a format geopandas reads"))
@@ -98,6 +99,7 @@ def check_neighborhoods(city: CityConfig, data_dir: Path) -> list[CheckLine]:
                          for key, value in (("id_field", nb.id_field), ("name_field", nb.name_field))
                          if value not in fields]
             count = info.get("features", 0)
+            problems += _bbox_problems(city, extent)
     pop_text = "no population table (rates are NULL)"
     if nb.population_file:
         pop_files, pop_problems = _resolve(data_dir, where, "population_file", [nb.population_file])
@@ -111,6 +113,25 @@ def check_neighborhoods(city: CityConfig, data_dir: Path) -> list[CheckLine]:
     if problems:
         return problems
     return [CheckLine(True, where, f"{nb.file}: {count} areas, fields {nb.id_field}/{nb.name_field}; {pop_text}")]
+
+
+def _lonlat_bounds(info: dict, default_crs: str) -> tuple[float, float, float, float]:
+    from pyproj import Transformer
+
+    to_lonlat = Transformer.from_crs(info.get("crs") or default_crs, "EPSG:4326", always_xy=True)
+    return tuple(to_lonlat.transform_bounds(*info["total_bounds"]))
+
+
+def _bbox_problems(city: CityConfig, extent: tuple[float, float, float, float], slack: float = 0.01) -> list[CheckLine]:
+    """The boundary file's extent must lie inside [city] bbox, or every point in it would be quarantined."""
+    lon0, lat0, lon1, lat1 = city.city.bbox
+    x0, y0, x1, y1 = extent
+    if x0 >= lon0 - slack and y0 >= lat0 - slack and x1 <= lon1 + slack and y1 <= lat1 + slack:
+        return []
+    shown = ", ".join(f"{v:.2f}" for v in extent)
+    return [CheckLine(False, "[city]", f"bbox = {list(city.city.bbox)}: does not contain the boundary file's extent "
+                                       f"[{shown}], so points there would be quarantined. Set bbox to lon_min, "
+                                       "lat_min, lon_max, lat_max covering it")]
 
 
 def _path_fields(cfg: SourceConfig) -> dict[str, list[str]]:

@@ -120,3 +120,10 @@ def test_unreadable_inputs_are_one_line_each(data):
                         "header line. Re-export it as a CSV with a header row")
     assert lines[2] == ("problem  [sources.police_town] files: crimes_2021.csv.gz: cannot read the file (Unknown "
                         "compression method). Re-download it; a .gz file may be truncated")
+
+
+def test_a_bbox_that_misses_the_boundary_file_is_a_problem(data):
+    lines = check(config(**{"city.bbox": [38, -91, 39, -90]}), data)  # latitude and longitude swapped
+    assert lines[0] == ("problem  [city] bbox = [38.0, -91.0, 39.0, -90.0]: does not contain the boundary file's "
+                        "extent [-90.30, 38.60, -90.20, 38.70], so points there would be quarantined. Set bbox to "
+                        "lon_min, lat_min, lon_max, lat_max covering it")
