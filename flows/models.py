@@ -198,8 +198,9 @@ def models_flow(settings: Settings | None = None, select: list[str] | None = Non
     log = get_run_logger()
     url = settings.resolved_warehouse_url
     target, paths = dbt_target(url), dbt_paths(settings.work_dir)
-    variables = dbt_vars(settings.small_cell_threshold)
-    loaded = load_code_tables_task(url, settings.data_dir, *iucr_code_table(settings))
+    iucr_file, iucr_column = iucr_code_table(settings)
+    variables = dbt_vars(settings.small_cell_threshold, has_code_table=iucr_file is not None)
+    loaded = load_code_tables_task(url, settings.data_dir, iucr_file, iucr_column)
     log.info("code tables loaded: %s", ", ".join(f"{k} {v:,} rows" for k, v in loaded.items()))
 
     # Stale sources are reported, not fatal: the models still build from what was loaded.

@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.city_config import CityConfig, parse_city_config
@@ -39,7 +39,8 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of the warehouse; default duckdb:///<work_dir>/pulse.duckdb.",
     )
-    city_config: Path = Field(default=REPO_ROOT / "config" / "chicago.toml")
+    city_config: Path = Field(default=REPO_ROOT / "config" / "chicago.toml",
+                              description="The city TOML; a relative path is relative to the working directory.")
     police_mode: str = Field(
         default="files", description="'files' (CSV/CSV.gz in the data dir) or 'api' (the source's Socrata API)."
     )
@@ -54,6 +55,12 @@ class Settings(BaseSettings):
     load_slot_wait_seconds: float = Field(default=600.0, gt=0, description="How long a batch waits for its "
                                           "source's load slot (another run loading the same source) before failing.")
     snap_tolerance_m: float = Field(default=250.0)
+
+    @field_validator("city_config")
+    @classmethod
+    def _absolute_config(cls, value: Path) -> Path:
+        # Resolved once, against the cwd the user typed it in: flows and deployments may run elsewhere.
+        return value.expanduser() if value.expanduser().is_absolute() else Path.cwd() / value
 
     @property
     def resolved_warehouse_url(self) -> str:

@@ -5,7 +5,7 @@ parsed by the config model its ``adapter`` declares (``SourceConfig`` subclasses
 adapters, looked up by ``tasks.sources.catalog``). Every model forbids unknown keys, so a typo is one
 clear line naming the file, the table and the key instead of a silently ignored setting. Paths in
 the file are relative to the data directory (``PULSE_DATA_DIR``) unless a field says otherwise.
-The README's key reference is generated from these models (``pulse config keys``).
+The key reference docs/configuration.md is generated from these models (``pulse config keys``).
 """
 from __future__ import annotations
 

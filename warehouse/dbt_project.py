@@ -133,14 +133,18 @@ def dbt_target(url: str) -> DbtTarget:
                       "Use DuckDB (duckdb:///…) or PostgreSQL (postgresql+psycopg://…)")
 
 
-def dbt_vars(small_cell_threshold: int) -> dict[str, object]:
-    """Return the project vars for ``--vars``; the threshold must be a whole number >= 1."""
+def dbt_vars(small_cell_threshold: int, has_code_table: bool = True) -> dict[str, object]:
+    """Return the project vars for ``--vars``; the threshold must be a whole number >= 1.
+
+    ``has_code_table`` is False for a city whose config names no offense code table: the
+    relationships test fct_incidents.iucr -> dim_offense_types is then disabled (the table is empty).
+    """
     value = small_cell_threshold
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError("PULSE_SMALL_CELL_THRESHOLD", f"{value!r} is not a whole number >= 1",
                           "Set small_cell_threshold to a whole number such as 10")
     return {"small_cell_threshold": value, "opioid_substance_codes": [int(c) for c in OPIOID_SUBSTANCE_CODES],
-            "criminal_justice_referral": int(CRIMINAL_JUSTICE_REFERRAL)}
+            "criminal_justice_referral": int(CRIMINAL_JUSTICE_REFERRAL), "has_code_table": bool(has_code_table)}
 
 
 def selection_args(select: Sequence[str] = (), exclude: Sequence[str] = (), selector: str | None = None) -> list[str]:

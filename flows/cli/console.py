@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from prefect import Flow
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from flows.settings import Settings
@@ -23,7 +24,8 @@ LIMIT 20;"""
 
 
 def fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # escape: a message naming a table, e.g. "[sources.police_x]", is text, not rich markup.
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -25,3 +25,7 @@ def main() -> None:
     from flows.cli.main import main as run_cli
 
     run_cli()
+
+
+if __name__ == "__main__":  # python -m flows.cli.entry ...
+    main()

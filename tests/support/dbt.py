@@ -8,10 +8,11 @@ from warehouse.dbt_project import dbt_args, dbt_paths, dbt_target, dbt_vars, sel
 from warehouse.dbt_results import node_results, read_artifact
 
 
-def dbt(url: str, work_dir: Path, *command: str, threshold: int = 10, select: tuple[str, ...] = ()) -> tuple[str | None, list[dict]]:
+def dbt(url: str, work_dir: Path, *command: str, threshold: int = 10, select: tuple[str, ...] = (),
+        has_code_table: bool = True) -> tuple[str | None, list[dict]]:
     """Run one dbt command (e.g. "build") on the warehouse at ``url``; return (error line or None, node rows)."""
     paths = dbt_paths(work_dir)
-    error = run_dbt(dbt_args(list(command), paths, dbt_vars(threshold), selection_args(select)), dbt_target(url), paths,
+    error = run_dbt(dbt_args(list(command), paths, dbt_vars(threshold, has_code_table), selection_args(select)), dbt_target(url), paths,
                     node_tasks=False)
     return error, node_results(read_artifact(paths.run_results), read_artifact(paths.manifest))
 

@@ -90,7 +90,9 @@ def test_project_vars_match_the_schema_constants():
     assert project["vars"]["criminal_justice_referral"] == CRIMINAL_JUSTICE_REFERRAL
     assert "PULSE_SMALL_CELL_THRESHOLD" in project["vars"]["small_cell_threshold"]
     assert dbt_vars(7) == {"small_cell_threshold": 7, "opioid_substance_codes": list(OPIOID_SUBSTANCE_CODES),
-                           "criminal_justice_referral": CRIMINAL_JUSTICE_REFERRAL}
+                           "criminal_justice_referral": CRIMINAL_JUSTICE_REFERRAL, "has_code_table": True}
+    assert dbt_vars(7, has_code_table=False)["has_code_table"] is False
+    assert project["vars"]["has_code_table"] is True
     folders = project["models"]["pulse"]
     assert {k: v["+materialized"] for k, v in folders.items()} == {"staging": "view", "intermediate": "table",
                                                                    "marts": "table"}

@@ -22,7 +22,7 @@ grid AS (
     SELECT
         n.neighborhood_id,
         n.neighborhood_name,
-        n.population_2010,
+        n.population,
         m.month_start,
         COALESCE(m.month_start BETWEEN c.police_first AND c.police_last, FALSE) AS has_police_data,
         COALESCE(m.month_start BETWEEN c.treatment_first AND c.treatment_last, FALSE) AS has_treatment_data,
@@ -99,7 +99,7 @@ SELECT
     g.neighborhood_id,
     g.neighborhood_name,
     g.month_start,
-    g.population_2010,
+    g.population,
     g.has_police_data,
     g.has_treatment_data,
     g.has_drug_program_data,

@@ -2,13 +2,13 @@
 -- outside its coverage (has_*_data = FALSE). Counts of people (admissions, program attendance,
 -- participants, library visits) in 1..small_cell_threshold are NULL with <metric>_suppressed =
 -- TRUE, and so is every rate computed from them. Police counts, session counts and facility
--- counts are not person-level and are never suppressed. Rates are per 10,000 residents (2010).
+-- counts are not person-level and are never suppressed. Rates are per 10,000 residents (column population).
 WITH suppressed AS (
     SELECT
         neighborhood_id,
         neighborhood_name,
         month_start,
-        population_2010,
+        population,
         has_police_data,
         has_treatment_data,
         has_drug_program_data,
@@ -35,7 +35,7 @@ SELECT
     month_start,
     CAST(extract(year FROM month_start) AS INTEGER) AS year,
     CAST(extract(month FROM month_start) AS INTEGER) AS month,
-    population_2010,
+    population,
     has_police_data,
     has_treatment_data,
     has_drug_program_data,
@@ -60,9 +60,9 @@ SELECT
     n_library_visits_suppressed,
     n_treatment_facilities,
     n_otp_facilities,
-    CAST(n_drug_incidents AS DOUBLE PRECISION) * 10000 / NULLIF(population_2010, 0) AS drug_incidents_per_10k,
-    CAST(n_drug_arrests AS DOUBLE PRECISION) * 10000 / NULLIF(population_2010, 0) AS drug_arrests_per_10k,
-    CAST(n_admissions AS DOUBLE PRECISION) * 10000 / NULLIF(population_2010, 0) AS admissions_per_10k,
-    CAST(n_cj_admissions AS DOUBLE PRECISION) * 10000 / NULLIF(population_2010, 0) AS cj_admissions_per_10k,
-    CAST(n_opioid_admissions AS DOUBLE PRECISION) * 10000 / NULLIF(population_2010, 0) AS opioid_admissions_per_10k
+    CAST(n_drug_incidents AS DOUBLE PRECISION) * 10000 / NULLIF(population, 0) AS drug_incidents_per_10k,
+    CAST(n_drug_arrests AS DOUBLE PRECISION) * 10000 / NULLIF(population, 0) AS drug_arrests_per_10k,
+    CAST(n_admissions AS DOUBLE PRECISION) * 10000 / NULLIF(population, 0) AS admissions_per_10k,
+    CAST(n_cj_admissions AS DOUBLE PRECISION) * 10000 / NULLIF(population, 0) AS cj_admissions_per_10k,
+    CAST(n_opioid_admissions AS DOUBLE PRECISION) * 10000 / NULLIF(population, 0) AS opioid_admissions_per_10k
 FROM suppressed
