@@ -19,7 +19,7 @@ from pydantic_core import PydanticUndefined
 from schemas.city_config import CityConfig, SourceConfig
 
 REQUIRED = "required"
-# The error lines of the parser (schemas/city_config.py) and of ``pulse config check`` (tasks/config_check.py).
+# The error lines of the parser (schemas/city_config.py) and of ``pulse config check`` (tasks/sources/config_check.py).
 ERRORS = (
     ("`<file> [sources.x]: unknown key 'k'`", "the table has no key `k` (a typo, or a key of another table)",
      "remove it or fix its spelling (tables and keys below)"),

@@ -14,7 +14,7 @@ from schemas.errors import PulseError
 def check(city_config: Optional[Path] = typer.Option(None, "--city-config", help="The city TOML to check "
                                                      "(default: PULSE_CITY_CONFIG, config/chicago.toml).")):
     """Parse a city config and check it against the data dir (files, boundary fields, mapped columns; headers only)."""
-    from tasks.config_check import check_city_config
+    from tasks.sources.config_check import check_city_config
 
     settings = Settings(city_config=city_config) if city_config else Settings()
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from schemas.city_config import parse_city_config
-from tasks.config_check import check_city_config, csv_header
+from tasks.sources.config_check import check_city_config, csv_header
 from tasks.sources.catalog import SOURCE_MODELS
 
 REPO = Path(__file__).resolve().parents[2]
