@@ -103,6 +103,7 @@ def trends_flow(settings: Settings | None = None) -> dict:
     skipped: dict[str, str] = {}
     started = time.perf_counter()
     computed_at = datetime.now().replace(microsecond=0)
+    params = {"alarm_budget": settings.city.trends.alarm_budget}  # false alert episodes per area-year
 
     with timed(timings, "read"):
         raw = read_inputs(url)
@@ -117,7 +118,8 @@ def trends_flow(settings: Settings | None = None) -> dict:
             continue
         log.info("warehouse %s: %s %s..%s", redact(url), metric.name, f"{span.first_day:%Y-%m-%d}",
                  f"{span.last_day:%Y-%m-%d}")
-        inputs, not_estimated = prepare_metric(metric, daily, span, hoods, programs, settings.small_cell_threshold)
+        inputs, not_estimated = prepare_metric(metric, daily, span, hoods, programs, settings.small_cell_threshold,
+                                               params)
         last_ends[metric.name] = last_period_ends(inputs)
         impact_runs = {}
         for name, grain in steps.registered(metric):
