@@ -54,7 +54,7 @@ def render(data: dict, ctx: ReportContext) -> str:
                      escape(d.get("sentence", ""))])
     tbl = table(["program", ctx.area_label, "started", "method", "rate ratio", "95% interval", "placebo p",
                  "resolution", "FDR q", "what it can and cannot say"], rows, {4, 5, 6, 8})
-    summary = impact_summary(heads, synthetic=synthetic) if len(heads) else "No program could be estimated."
+    summary = impact_summary(heads) if len(heads) else "No program could be estimated."  # the badge says "synthetic"
     demo = ("<p><span class='badge'>SYNTHETIC</span> The demo programs are synthetic and have no built-in effect: a "
             "calibrated method should call about 1 in 20 of them significant by chance, and any it does call "
             "significant are that chance.</p>") if synthetic else ""
