@@ -31,7 +31,7 @@ NOW = datetime(2026, 1, 1)
 LINEAGE = {"source": "hand", "batch_id": "hand-1", "loaded_at": NOW}
 # The brief's must-haves; every other object is checked against the policy in the sweep test.
 ANALYST_READS = ["dim_neighborhoods", "mart_neighborhood_month", "trend_signals", "fct_incidents", "ref_teds_codes",
-                 "dim_dates", "program_impact"]
+                 "dim_dates", "program_impact", "alert_episodes"]
 ANALYST_DENIED = ["fct_treatment_admissions", "fct_session_roster", "quarantine_treatment_admissions",
                   "geocode_cache", "int_neighborhood_month", "stg_treatment__admissions", "stg_programs__roster",
                   "load_audit", "source_watermarks", "alembic_version"]
@@ -60,7 +60,8 @@ def test_only_public_tables_and_analyst_layers_are_readable():
     assert {"fct_treatment_admissions", "fct_session_roster", "geocode_cache", "load_audit",
             "source_watermarks"} <= set(closed)
     assert {n for n in readable if not n.startswith(("dim_", "mart_", "ref_"))} == {
-        "fct_incidents", "fct_program_sessions", "fct_teds_state_admissions", "trend_signals", "program_impact"}
+        "fct_incidents", "fct_program_sessions", "fct_teds_state_admissions", "trend_signals", "program_impact",
+        "alert_episodes"}
 
 
 MALICIOUS = {
