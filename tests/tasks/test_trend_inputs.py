@@ -143,3 +143,20 @@ def test_drop_small_series_removes_small_cells_but_keeps_zero_and_citywide():
     out = drop_small_series(series, threshold=10)
     assert {v if isinstance(v, str) else None for v in out["neighborhood_id"]} == {None, "2", "3"}
     assert len(series) == 12  # input untouched
+
+
+def test_run_summary_counts_episodes_not_rows():
+    signals = pd.DataFrame([signal("8", "ears_c1", "alarm", "2018-11-11", "2018-11-11"),
+                            signal("8", "ears_c2", "alarm", "2018-11-11", "2018-11-11"),
+                            signal("8", "ears_c3", "alarm", "2018-11-12", "2018-11-12"),
+                            signal("8", "glm_spike", "alarm", "2018-11-11", "2018-11-11"),
+                            signal("8", "glm_cusum", "alarm", "2018-11-12", "2018-11-12")])
+    last = {"drug_incidents": {"day": T("2018-11-12")}}
+    eps = steps.episode_rows(signals, last, T("2026-01-01"))
+    empty_impact = pd.DataFrame(columns=["method"])
+    text = steps.summary_markdown(eps, empty_impact, 1, {"stp_scan drug_incidents day": "too short"}, False)
+    assert "| drug_incidents | day | spike | 1 | 1 |" in text  # 2 glm rows -> 1 decision episode, open
+    assert "ears day: 1 episodes" in text  # 3 EARS rows -> 1 reference episode
+    assert "New alert episodes this run: 1." in text and "stp_scan drug_incidents day: too short" in text
+    assert steps.decision_counts(eps) == [{"metric": "drug_incidents", "grain": "day", "kind": "spike",
+                                           "n_episodes": 1}]

@@ -67,7 +67,12 @@ def render(data: dict, ctx: ReportContext) -> str:
             f"colours every member {escape(ctx.area_label)}. Detectors: {descr}. Measured calibration on the real "
             f"daily series (docs/methods.md): about 0.8 false episodes per {escape(ctx.area_label)} per year, and a 14-day doubling is caught "
             "in about 44% of busy and 20% of mid-size areas, so a quiet map is not proof of no outbreak.")
-    return section("Alerts", intro + "<div class='grid2'><div>" + tbl + "</div><div>" + chart + "</div></div>", note)
+    open_list = "".join(f"<li>{place(r.neighborhood_id, names, r.area_ids)}: {escape(r.method)} {escape(r.grain)}, "
+                        f"since {r.start_period:%d %b %Y}, {num(r.observed)} observed vs {num(r.expected, 1)} expected</li>"
+                        for r in ongoing.sort_values("start_period").itertuples())
+    side = (f"<h3>Open now</h3><ul class='find'>{open_list}</ul>" if open_list else "<h3>Open now</h3><p>None.</p>")
+    return section("Alerts", intro + tbl + "<div class='grid2'><div>" + chart + "</div><div>" + side + "</div></div>",
+                   note)
 
 
 def _members(frame: pd.DataFrame) -> set[str]:

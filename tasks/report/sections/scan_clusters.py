@@ -71,7 +71,7 @@ def render(data: dict, ctx: ReportContext) -> str:
             "secondary clusters share no area with a more likely one. Calibration (docs/methods.md): on data with no "
             "cluster, 3.3% of 400 runs gave p &lt; 0.05. It finds shifts in where events happen, not a citywide rise.")
     return section("Emerging clusters (space-time scan)",
-                   intro + "<div class='grid2'><div>" + chart + "</div><div>" + tbl + "</div></div>", note)
+                   intro + tbl + "<div class='grid2'><div>" + chart + "</div><div></div></div>", note)
 
 
 SECTION = Section("scan_clusters", "Emerging clusters (space-time scan)", read, render)
