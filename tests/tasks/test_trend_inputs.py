@@ -160,3 +160,15 @@ def test_run_summary_counts_episodes_not_rows():
     assert "New alert episodes this run: 1." in text and "stp_scan drug_incidents day: too short" in text
     assert steps.decision_counts(eps) == [{"metric": "drug_incidents", "grain": "day", "kind": "spike",
                                            "n_episodes": 1}]
+
+
+def test_trend_inputs_without_a_complete_month_keeps_every_program_with_a_reason():
+    days = pd.date_range("2016-01-03", "2016-01-12", freq="D")
+    daily = pd.DataFrame({"neighborhood_id": "1", "day": days, "value": 1})
+    hoods = pd.DataFrame({"neighborhood_id": ["1"], "name": ["A"], "population": 1.0, "geometry_wkt": None})
+    programs = pd.DataFrame({"program_id": ["p1"], "name": ["P"], "program_type": ["outreach"],
+                             "neighborhood_id": ["1"], "started_on": [T("2016-01-05")], "is_synthetic": True})
+    inputs, skipped = trend_inputs(METRICS[0], daily, Span(days[0], days[-1]), hoods, programs, 10)
+    assert inputs.series["month"].empty and inputs.programs.empty
+    assert skipped["program_id"].tolist() == ["p1"] and set(skipped["method"]) == {"not_estimated"}
+    assert json.loads(skipped["details"].iloc[0])["skipped"] == "no complete month of data"
