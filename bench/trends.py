@@ -77,9 +77,10 @@ def main() -> None:
     summary = trends_flow(settings=settings)
     wall = time.perf_counter() - outer
     print(f"warehouse copy: {copy}")
-    for c in summary["counts"]:
-        print(f"  {c['metric']:<15} {c['grain']:<6} {c['method']:<22} {c['level']:<24} {c['n']:>6,}")
-    print(f"trend_signals rows: {summary['written']['trend_signals']:,}; program_impact rows: "
+    for c in summary["episodes"]:
+        print(f"  {c['metric']:<15} {c['grain']:<6} {c['kind']:<8} {c['n_episodes']:>6,} headline alert episodes")
+    print(f"trend_signals rows: {summary['written']['trend_signals']:,}; alert episodes: "
+          f"{summary['written']['alert_episodes']:,}; program_impact rows: "
           f"{summary['written']['program_impact']:,} ({summary['n_programs_estimated']} programs estimated, "
           f"{summary['n_programs_skipped']} not estimated); new alerts {summary['n_alerts']}, "
           f"events {summary['n_events']}")

@@ -3,40 +3,38 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.settings import Settings
-from tasks.trends import prepare as ti
-from warehouse import reads
 from schemas.errors import InputError
-from tasks.report.render import ReportData, render_report
-from warehouse.resource import Warehouse
+from tasks.report.compose import read_sections
+from tasks.report.inputs import report_context, report_data
+from tasks.report.render import render_report
+from warehouse import reads
 from warehouse.load import init_warehouse
+from warehouse.resource import Warehouse
+
+TABLES = ("trend_signals", "program_impact", "alert_episodes")
 
 
 @task(name="read-report-inputs", tags=["warehouse"], retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def read_report_data(url: str, projected_crs: str, city: str) -> ReportData | None:
-    """Return the report's aggregates: signals, impact, series, neighborhoods, data quality (None: no incidents)."""
+def read_report_data(url: str, settings: Settings):
+    """Return the report's aggregates: trend tables, series, neighborhoods, data quality (None: no incidents)."""
+    city, areas = settings.city.city, settings.city.neighborhoods
     engine = Warehouse(url)
     try:
         init_warehouse(engine)
         span = reads.read_incident_span(engine)
         if span is None:
             return None
-        hoods = reads.read_neighborhoods(engine)
-        daily = reads.read_drug_incidents_daily(engine)
-        ids = hoods["neighborhood_id"].tolist()
-        programs = reads.read_programs(engine)[["program_id", "name", "program_type", "is_synthetic"]]
-        return ReportData(
-            neighborhoods=hoods, signals=reads.read_table(engine, "trend_signals"),
-            impact=reads.read_table(engine, "program_impact"), programs=programs,
-            weekly=ti.period_series(daily, "week", span, ids), monthly=ti.period_series(daily, "month", span, ids),
-            span=span, quality=reads.read_data_quality(engine), offenses=reads.read_offense_profile(engine),
-            projected_crs=projected_crs, city=city,
-        )
+        ctx = report_context(city.name, areas.label, areas.plural, areas.population_source, city.timezone,
+                             reads.read_neighborhoods(engine), city.projected_crs)
+        return report_data(ctx, reads.read_drug_incidents_daily(engine), span,
+                           {name: reads.read_table(engine, name) for name in TABLES}, reads.read_programs(engine),
+                           reads.read_data_quality(engine), reads.read_offense_profile(engine),
+                           sections=read_sections(engine, ctx))
     finally:
         engine.close()
 
@@ -45,7 +43,7 @@ render_task = task(render_report, name="render-report", cache_policy=NO_CACHE)
 
 
 @task(name="write-report", cache_policy=NO_CACHE)
-def write_report(html: str, reports_dir: Path, day: pd.Timestamp) -> Path:
+def write_report(html: str, reports_dir: Path, day) -> Path:
     """Write ``index.html`` and a dated copy ``report-YYYY-MM-DD.html``; returns the index path."""
     reports_dir.mkdir(parents=True, exist_ok=True)
     index = reports_dir / "index.html"
@@ -61,12 +59,11 @@ def report_flow(settings: Settings | None = None) -> Path:
     """Build the analyst report from the warehouse; returns the path of ``<work_dir>/reports/index.html``."""
     settings = settings or Settings()
     log = get_run_logger()
-    city = settings.city.city
-    data = read_report_data(settings.resolved_warehouse_url, city.projected_crs, city.name)
+    data = read_report_data(settings.resolved_warehouse_url, settings)
     if data is None:
         raise InputError("fct_incidents", "holds no incidents", "Load incidents first: pulse ingest police")
     if data.signals.empty:
-        log.warning("trend_signals is empty: run the trends flow first for maps and alarms")
+        log.warning("trend_signals is empty: run the trends flow first for maps and alert episodes")
     html = render_task(data)
     path = write_report(html, settings.reports_dir, data.generated_at)
     uri = path.resolve().as_uri()

@@ -47,6 +47,17 @@ def read_drug_incidents_daily(wh: Warehouse) -> pd.DataFrame:
     return _daily_frame(wh, query)
 
 
+def read_drug_incidents_counts(wh: Warehouse) -> tuple[pd.DataFrame, Span | None, bool]:
+    """Return drug incidents per neighborhood and day, the incident span (any offense) and False (real data).
+
+    The shape every trends metric reader has (``tasks.trends.prepare.Metric.read``).
+    """
+    span = read_incident_span(wh)
+    if span is None:
+        return pd.DataFrame(columns=DAILY_COLUMNS), None, False
+    return read_drug_incidents_daily(wh), span, False
+
+
 def read_admissions_daily(wh: Warehouse) -> tuple[pd.DataFrame, Span | None, bool]:
     """Return treatment admissions per neighborhood and day, their span and whether any row is synthetic.
 

@@ -41,7 +41,7 @@ ANALYST_ROLE = "pulse_analyst"
 # Loaded or derived tables analysts may read besides the prefixes below: police incidents are the
 # public portal data; program sessions and the TEDS-A public-use file hold no person identifiers.
 ANALYST_TABLES = frozenset({"fct_incidents", "fct_program_sessions", "fct_teds_state_admissions",
-                            "trend_signals", "program_impact"})
+                            "trend_signals", "program_impact", "alert_episodes"})
 ANALYST_PREFIXES = ("dim_", "mart_", "ref_")
 # Never readable, whatever the prefix rules say: a model being rebuilt (``__new``; dbt's
 # ``__dbt_tmp`` while it builds and ``__dbt_backup`` while it swaps a table in).

@@ -18,7 +18,7 @@ from schemas.base import EntitySchema
 from schemas.incidents import INCIDENT_OFFENSES, INCIDENTS
 from schemas.programs import PROGRAMS, ROSTER, SESSIONS
 from schemas.treatment import ADMISSIONS, FACILITIES, TEDS_STATE_ADMISSIONS
-from schemas.trend_results import PROGRAM_IMPACT_COLUMNS, TREND_SIGNAL_COLUMNS
+from schemas.trend_results import ALERT_EPISODE_TABLE_COLUMNS, PROGRAM_IMPACT_COLUMNS, TREND_SIGNAL_COLUMNS
 
 metadata = MetaData()
 
@@ -134,7 +134,7 @@ trend_signals = Table(
     Column("period_start", Date, nullable=False),
     Column("period_end", Date, nullable=False, comment="last day of the period, inclusive"),
     Column("method", Text, nullable=False,
-           comment="seasonal_mann_kendall | mann_kendall | ears_c1 | ears_c2 | ears_c3 | emerging_hotspot"),
+           comment="an output of a registered method (tasks/trends/methods; docs/methods.md), e.g. glm_spike"),
     Column("statistic", Double),
     Column("p_value", Double),
     Column("score", Double, comment="MK: Sen's slope per year; EARS: C - threshold; hot spot: final Gi* z"),
@@ -142,7 +142,7 @@ trend_signals = Table(
     Column("details", Text, comment="JSON object with the method's supporting numbers"),
     Column("grain", Text, nullable=False, comment="day | week | month: the series the method ran on"),
     Column("computed_at", DateTime, nullable=False),
-    comment="one row per (neighborhood or citywide, metric, grain, method, period); EARS rows are alarms only",
+    comment="one row per (series, metric, grain, method output, period); detector rows are alarms only",
 )
 
 program_impact = Table(
@@ -150,8 +150,8 @@ program_impact = Table(
     Column("program_id", Text, nullable=False),
     Column("neighborhood_id", Text),
     Column("started_on", Date),
-    Column("method", Text, nullable=False, comment="its | did | not_estimated"),
-    Column("estimate", Double, comment="rate ratio: ITS level change, DiD treated x post"),
+    Column("method", Text, nullable=False, comment="a registered impact method | headline | not_estimated"),
+    Column("estimate", Double, comment="rate ratio (observed / expected after the start)"),
     Column("ci_low", Double),
     Column("ci_high", Double),
     Column("p_value", Double),
@@ -161,6 +161,33 @@ program_impact = Table(
     Column("metric", Text, nullable=False),
     Column("computed_at", DateTime, nullable=False),
     comment="one row per program and method; programs that cannot be estimated keep a row saying why",
+)
+
+EPISODE_TABLE_COLUMNS = ALERT_EPISODE_TABLE_COLUMNS
+alert_episodes = Table(
+    "alert_episodes", metadata,
+    Column("episode_id", Text, nullable=False, comment="method|metric|grain|area or citywide|start_period"),
+    Column("neighborhood_id", Text, comment="area, pooled region R:<id>+<id>, scan cluster centre; null = citywide"),
+    Column("area_ids", Text, comment="member neighborhood ids, comma-separated ('' = citywide)"),
+    Column("metric", Text, nullable=False),
+    Column("grain", Text, nullable=False, comment="day | week | month"),
+    Column("method", Text, nullable=False, comment="registered method (tasks/trends/methods), e.g. glm_baseline"),
+    Column("kind", Text, nullable=False, comment="spike | cluster"),
+    Column("is_headline", Boolean, nullable=False, comment="part of the pipeline's decision (else a reference)"),
+    Column("detectors", Text, comment="trend_signals.method values that fired, comma-separated"),
+    Column("start_period", Date, nullable=False),
+    Column("end_period", Date, nullable=False, comment="last day of the last alarm period, inclusive"),
+    Column("peak_period", Date, comment="alarm period with the largest observed - expected"),
+    Column("n_periods", BigInteger, nullable=False, comment="alarm periods in the episode"),
+    Column("observed", Double, comment="events summed over the alarm periods"),
+    Column("expected", Double, comment="baseline expectation summed over the alarm periods"),
+    Column("peak_observed", Double),
+    Column("peak_expected", Double),
+    Column("max_score", Double, comment="largest statistic - threshold"),
+    Column("min_p_value", Double),
+    Column("is_ongoing", Boolean, nullable=False, comment="reaches the series' last period"),
+    Column("computed_at", DateTime, nullable=False),
+    comment="one row per alert episode: consecutive alarm periods of one series, metric, grain and method",
 )
 
 

@@ -11,17 +11,23 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from tasks.trends.impact import HEADLINE, impact_summary
+
 if TYPE_CHECKING:
-    from tasks.report.render import ReportData
+    from tasks.report.data import ReportData
 
 
 def findings(data: "ReportData", names: dict[str, str]) -> list[str]:
     """Return the headline sentences (HTML) computed from the data."""
     city = data.monthly[data.monthly["neighborhood_id"].isna()].set_index("period_start")["value"]
-    out = [s for s in (_yearly_change(city), _citywide_trend(data.signals, data.metric), _step(city, data.offenses),
-                       _admissions(data.signals),
-                       _hotspots(data.signals, data.monthly, data.neighborhoods, names),
-                       _alarms(data.signals, names), _programs(data.impact, names), _quality(data.quality)) if s]
+    plural = data.ctx().area_label_plural
+    episodes = data.alert_episodes()
+    synthetic = bool(len(data.programs)) and bool(data.programs["is_synthetic"].fillna(False).astype(bool).any())
+    out = [s for s in (_yearly_change(city), _citywide_trend(data.signals, data.metric, plural),
+                       _step(city, data.offenses), _admissions(data.signals),
+                       _hotspots(data.signals, data.monthly, data.neighborhoods, names, plural),
+                       _alarms(episodes, data.signals, data.metric, names), _programs(data.impact, synthetic),
+                       _quality(data.quality)) if s]
     if data.signals.empty:
         out.insert(0, "<b>No trend results yet</b>: run the trends flow (pulse trends) after loading incidents.")
     return out
@@ -45,7 +51,7 @@ def _yearly_change(city: pd.Series) -> str:
     return "; ".join(parts) + "."
 
 
-def _citywide_trend(signals: pd.DataFrame, metric: str) -> str:
+def _citywide_trend(signals: pd.DataFrame, metric: str, plural: str) -> str:
     mk = signals[signals["method"].str.contains("mann_kendall") & (signals["metric"] == metric)]
     city = mk[mk["neighborhood_id"].isna()]
     if city.empty:
@@ -55,7 +61,7 @@ def _citywide_trend(signals: pd.DataFrame, metric: str) -> str:
     return (f"Citywide {'seasonal ' if c['method'].startswith('seasonal') else ''}Mann-Kendall trend: "
             f"<b>{c['level'].replace('_', ' ')}, Sen's slope {fmt_signed(c['score'])} incidents/yr</b> "
             f"(z = {fmt_num(c['statistic'])}, {fmt_p(c['p_value'])}, {pd.Timestamp(c['period_start']):%b %Y}–"
-            f"{pd.Timestamp(c['period_end']):%b %Y}). Community areas: {areas.get('decreasing', 0)} decreasing, "
+            f"{pd.Timestamp(c['period_end']):%b %Y}). {escape(plural).capitalize()}: {areas.get('decreasing', 0)} decreasing, "
             f"{areas.get('increasing', 0)} increasing, {areas.get('no_trend', 0)} without a significant trend.")
 
 
@@ -94,7 +100,7 @@ def _step(city: pd.Series, offenses: pd.DataFrame, k: int = 6) -> str:
     return text
 
 
-def _hotspots(signals, monthly, neighborhoods, names) -> str:
+def _hotspots(signals, monthly, neighborhoods, names, plural: str) -> str:
     hs = signals[signals["method"] == "emerging_hotspot"]
     if hs.empty:
         return ""
@@ -110,7 +116,7 @@ def _hotspots(signals, monthly, neighborhoods, names) -> str:
     share = totals.reindex(ids).sum() / totals.sum() if totals.sum() else 0
     pop_share = pop.reindex(ids).sum() / pop.sum() if pop.sum() else 0
     n_months = max(areas["period_start"].nunique(), 1)
-    text = (f"<b>{len(hot)} of {len(hs)} community areas are hot spots</b> of drug incidents in the final month: "
+    text = (f"<b>{len(hot)} of {len(hs)} {escape(plural)} are hot spots</b> of drug incidents in the final month: "
             f"{listing}. They hold {100 * share:.0f}% of the incidents with {100 * pop_share:.0f}% "
             f"of the population. ")
     if cold.empty and len(totals):
@@ -122,37 +128,46 @@ def _hotspots(signals, monthly, neighborhoods, names) -> str:
     return text
 
 
-def _alarms(signals: pd.DataFrame, names: dict[str, str]) -> str:
-    ears = signals[signals["method"].str.startswith("ears_") & (signals["level"] == "alarm")]
-    if ears.empty:
-        return "EARS raised no alarms."
-    city_weeks = ears[ears["neighborhood_id"].isna() & (ears["grain"] == "week")]
-    by_area = ears[ears["neighborhood_id"].notna()].groupby("neighborhood_id").size().sort_values(ascending=False)
+def _alarms(episodes: pd.DataFrame, signals: pd.DataFrame, metric: str, names: dict[str, str]) -> str:
+    """Alert episodes of the headline detectors (the decision), beside the reference detectors' episodes and rows."""
+    eps = episodes[episodes["metric"] == metric] if len(episodes) else episodes
+    if eps.empty:
+        return "No detector raised an alert episode."
+    head = eps[eps["is_headline"].astype(bool)]
+    ref = eps[~eps["is_headline"].astype(bool)]
+    areas = head[head["neighborhood_id"].notna() & (head["kind"] == "spike")]
+    by_area = areas.groupby("neighborhood_id").size().sort_values(ascending=False)
     top = ", ".join(f"{escape(names.get(i, i))} ({n})" for i, n in by_area.head(3).items())
-    text = (f"EARS flagged <b>{city_weeks['period_start'].nunique()} citywide weeks</b> and {len(ears):,} "
-            f"area-period alarms in all (C1/C2/C3, daily and weekly); most in {top}.")
-    c1 = city_weeks[city_weeks["method"] == "ears_c1"]
-    if len(c1):
-        big = c1.loc[c1["statistic"].idxmax()]
-        d = json.loads(big["details"])
-        text += (f" Largest citywide weekly spike: week of {pd.Timestamp(big['period_start']):%d %b %Y}, "
-                 f"{d['value']:,.0f} incidents against a baseline of {d['baseline_mean']:,.0f} "
-                 f"(C1 = {big['statistic']:.1f}).")
+    text = (f"<b>{len(head):,} alert episodes</b> from the headline detectors "
+            f"({int(head['is_ongoing'].astype(bool).sum())} open now)" + (f"; most in {top}" if top else "") + ".")
+    if len(ref):
+        from tasks.trends.registry import alarm_mask
+
+        rows = signals[(signals["metric"] == metric) & signals["method"].isin(
+            [o for m in sorted(set(ref["method"])) for o in _outputs(m)])]
+        n_rows = int(alarm_mask(rows).sum()) if len(rows) else 0
+        text += (f" The reference detector{'s' if ref['method'].nunique() > 1 else ''} "
+                 f"({', '.join(sorted(set(ref['method'])))}) gave {len(ref):,} episodes from {n_rows:,} alarm rows; "
+                 "an episode merges the rules and consecutive periods of one series.")
+    city = head[head["neighborhood_id"].isna() & (head["grain"] == "week")]
+    if len(city):
+        big = city.loc[(city["peak_observed"] - city["peak_expected"]).idxmax()]
+        text += (f" Largest citywide weekly episode: peak week of {pd.Timestamp(big['peak_period']):%d %b %Y}, "
+                 f"{big['peak_observed']:,.0f} incidents against {big['peak_expected']:,.0f} expected.")
     return text
 
 
-def _programs(impact: pd.DataFrame, names: dict[str, str]) -> str:
-    est = impact[impact["method"] == "did"].dropna(subset=["estimate"])
-    if est.empty:
+def _outputs(name: str) -> tuple[str, ...]:
+    from tasks.trends.registry import method
+
+    return method(name).outputs
+
+
+def _programs(impact: pd.DataFrame, synthetic: bool) -> str:
+    heads = impact[impact["method"] == HEADLINE] if len(impact) else impact
+    if heads.empty:
         return ""
-    below, above = (est["ci_high"] < 1).sum(), (est["ci_low"] > 1).sum()
-    worst = est.loc[est["estimate"].idxmax()]
-    area = escape(names.get(worst["neighborhood_id"], ""))
-    return (f"Program impact: {len(est)} synthetic demo programs estimated; difference-in-differences 95% CIs lie "
-            f"wholly below 1 for {below} and above 1 for {above}. The demo programs have no built-in effect, so these "
-            f"are the areas' own paths against the comparison areas: {area}'s "
-            f"rate ratio of {worst['estimate']:.2f} means drug incidents there fell less than elsewhere, not that a "
-            "program raised them.")
+    return "Program impact (one headline estimate per program): " + escape(impact_summary(heads, synthetic=synthetic))
 
 
 def _quality(q: dict[str, pd.DataFrame]) -> str:

@@ -7,15 +7,20 @@ from the data, so they change when the data do.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from html import escape
 
 import numpy as np
 import pandas as pd
 
-from tasks.report.findings import findings, fmt_num, fmt_p, fmt_pct, fmt_signed
+from tasks.report.compose import render_sections
+from tasks.report.data import ReportData
+from tasks.report.findings import findings
+from tasks.report.html import section, table as _table
+from tasks.report.sections import ReportContext
 from tasks.report.svg import choropleth, line_chart, project_shapes, stacked_bar
-from tasks.trends.prepare import Span
+from tasks.trends.registry import methods
+
+__all__ = ["ReportData", "render_report", "section"]
 
 HOTSPOT_COLORS = {
     "intensifying_hot_spot": "#99000d", "persistent_hot_spot": "#d7301f", "consecutive_hot_spot": "#ef6548",
@@ -48,35 +53,19 @@ footer{color:#616e7c;font-size:12px;margin-top:18px}
 """
 
 
-@dataclass(frozen=True)
-class ReportData:
-    """Everything the report shows; every frame is an aggregate read by flows/report.py."""
-
-    neighborhoods: pd.DataFrame  # neighborhood_id, name, population, geometry_wkt
-    signals: pd.DataFrame  # trend_signals rows
-    impact: pd.DataFrame  # program_impact rows
-    programs: pd.DataFrame  # program_id, name, program_type, is_synthetic
-    weekly: pd.DataFrame  # complete weeks: neighborhood_id (null = citywide), period_start, value
-    monthly: pd.DataFrame  # complete months, same columns
-    span: Span
-    quality: dict[str, pd.DataFrame]  # batches, quarantine, precision (tasks.trends.prepare.read_data_quality)
-    offenses: pd.DataFrame  # is_drug_offense, offense_category, n, n_arrest
-    projected_crs: str = "EPSG:3435"
-    generated_at: pd.Timestamp = field(default_factory=lambda: pd.Timestamp.now().floor("s"))
-    city: str = "Chicago"
-    metric: str = "drug_incidents"
-
-
 def render_report(data: ReportData) -> str:
     """Return the report as one HTML document (no external scripts, styles, fonts or images)."""
-    names = dict(zip(data.neighborhoods["neighborhood_id"], data.neighborhoods["name"]))
+    ctx = data.ctx()
+    names = ctx.names
     signals = data.signals[data.signals["metric"] == data.metric] if len(data.signals) else data.signals
-    shapes = project_shapes(data.neighborhoods, data.projected_crs)
+    episodes = data.alert_episodes()
+    episodes = episodes[episodes["metric"] == data.metric] if len(episodes) else episodes
+    shapes = project_shapes(data.neighborhoods, ctx.projected_crs)
     programs = bool(len(data.programs)) and bool(data.programs["is_synthetic"].fillna(False).astype(bool).any())
     synthetic = [what for what, flag in (("drug-response programs", programs),
                                          ("treatment admissions", _synthetic_admissions(data.signals))) if flag]
     months = data.monthly["period_start"]
-    head = (f"{data.city}: drug incidents by community area, "
+    head = (f"{ctx.city}: {data.metric.replace('_', ' ')} by {ctx.area_label}, "
             f"{data.span.first_day:%d %b %Y} to {data.span.last_day:%d %b %Y}")
     covered = f"Complete months {months.min():%b %Y}–{months.max():%b %Y}" if len(months) else "No complete month yet"
     body = [
@@ -87,33 +76,24 @@ def render_report(data: ReportData) -> str:
         if synthetic else "",
         section("Headline findings", "<ul class='find'>" + "".join(f"<li>{f}</li>" for f in findings(data, names))
                 + "</ul>"),
-        "<div class='grid2'>" + hotspot_map(signals, shapes, names) + rate_map(data, shapes, names) + "</div>",
-        citywide_chart(data.weekly, signals),
-        top_alarm_charts(data.weekly, signals, names),
-        trend_table(signals, names),
-        impact_table(data.impact, data.programs, names),
-        quality_panel(data.quality),
-        "<footer>Methods: seasonal Mann-Kendall with Sen's slope; CDC EARS C1/C2/C3 (7-period baseline, "
-        "sd floored at max(1, &radic;mean)); emerging hot spots = Getis-Ord Gi* on the area &times; month cube "
-        "(queen contiguity + previous month, Benjamini-Hochberg per month) then Mann-Kendall on each area's z; "
-        "program impact = interrupted time series (Poisson, HAC errors) and difference-in-differences "
-        "(placebo-in-space inference). Partial periods at the ends of the data are left out. "
-        "See docs/methods.md in the repository.</footer>",
+        *render_sections(data, ctx),
+        "<div class='grid2'>" + hotspot_map(signals, shapes, names) + rate_map(data, shapes, names, ctx) + "</div>",
+        citywide_chart(data.weekly, episodes),
+        top_alarm_charts(data.weekly, episodes, names, ctx),
+        quality_panel(data.quality, ctx),
+        "<footer>Methods (every registered one, tasks/trends/methods): "
+        + "; ".join(f"<b>{escape(m.name)}</b> ({m.kind}): {escape(m.description)}" for m in methods())
+        + ". Partial periods at the ends of the data are left out. See docs/methods.md in the repository.</footer>",
     ]
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width,initial-scale=1'>"
-            f"<title>Community Pulse report – {escape(data.city)}</title><style>{CSS}</style></head>"
+            f"<title>Community Pulse report – {escape(ctx.city)}</title><style>{CSS}</style></head>"
             f"<body><main>{''.join(body)}</main></body></html>")
 
 
 def _synthetic_admissions(signals: pd.DataFrame) -> bool:
     adm = signals[signals["metric"] == "admissions"] if len(signals) else signals
     return any(json.loads(d).get("synthetic") for d in adm.get("details", []))
-
-
-def section(title: str, inner: str, note: str = "") -> str:
-    return (f"<section class='card'><h2>{escape(title)}</h2>{inner}"
-            + (f"<p class='note'>{note}</p>" if note else "") + "</section>")
 
 
 # ------------------------------------------------------------------------------ maps and charts
@@ -136,7 +116,7 @@ def hotspot_map(signals, shapes, names) -> str:
                    "for its name.")
 
 
-def rate_map(data: ReportData, shapes, names) -> str:
+def rate_map(data: ReportData, shapes, names, ctx: ReportContext) -> str:
     areas = data.monthly[data.monthly["neighborhood_id"].notna()]
     if areas.empty:
         return section("Drug incidents per 10,000 residents",
@@ -157,112 +137,65 @@ def rate_map(data: ReportData, shapes, names) -> str:
     first = recent["period_start"].min()
     return section("Drug incidents per 10,000 residents",
                    choropleth(shapes, fills, titles, legend, "incident rate map"),
-                   f"{first:%b %Y}–{last:%b %Y} (12 complete months), 2010 Census population; classes are quintiles.")
+                   f"{first:%b %Y}–{last:%b %Y} (12 complete months), population: "
+                   f"{escape(ctx.population_source or 'the boundary data')}; classes are quintiles.")
 
 
-def _alarm_markers(alarms: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
-    """One marker per alarming period: red when C1 or C2 alarmed, orange for C3 only."""
-    if alarms.empty:
+def _alarm_markers(episodes: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
+    """One marker per week with an alert episode (its peak week): red for the headline decision, orange for
+    a reference detector only (EARS)."""
+    if episodes.empty:
         return pd.DataFrame(columns=["period_start", "color", "text"])
     value = dict(zip(series["period_start"], series["value"]))
     rows = []
-    for start, g in alarms.groupby("period_start"):
-        methods = sorted(m.replace("ears_", "").upper() for m in g["method"])
-        rows.append({"period_start": pd.Timestamp(start), "color": ALARM_RED if set(methods) - {"C3"} else ALARM_ORANGE,
+    for start, g in episodes.groupby(pd.to_datetime(episodes["peak_period"])):
+        headline = g["is_headline"].astype(bool).any()
+        who = ", ".join(sorted(set(g["method"])))
+        rows.append({"period_start": pd.Timestamp(start), "color": ALARM_RED if headline else ALARM_ORANGE,
                      "text": f"week of {pd.Timestamp(start):%d %b %Y}: {value.get(pd.Timestamp(start), 0):,.0f} "
-                             f"incidents; alarm {', '.join(methods)}"})
+                             f"incidents; alert episode ({who})"})
     return pd.DataFrame(rows)
 
 
-def citywide_chart(weekly: pd.DataFrame, signals: pd.DataFrame) -> str:
+def citywide_chart(weekly: pd.DataFrame, episodes: pd.DataFrame) -> str:
     city = weekly[weekly["neighborhood_id"].isna()].sort_values("period_start")
     if city.empty:
         return ""
-    alarms = signals[signals["neighborhood_id"].isna() & (signals["grain"] == "week") & (signals["level"] == "alarm")]
-    alarms = alarms.assign(period_start=pd.to_datetime(alarms["period_start"]))
+    weekly_eps = episodes[episodes["neighborhood_id"].isna() & (episodes["grain"] == "week")] if len(episodes) \
+        else episodes
     chart = line_chart(city["period_start"], city["value"], title="Citywide drug incidents per week",
-                       y_label="incidents / week", markers=_alarm_markers(alarms, city))
-    return section("Citywide weekly series with EARS alarms", chart,
-                   "<span style='color:#d7301f'>&#9679;</span> C1 or C2 alarm, <span style='color:#f28e2b'>&#9679;"
-                   "</span> C3 only. Weeks start on Monday; partial weeks at either end are left out.")
+                       y_label="incidents / week", markers=_alarm_markers(weekly_eps, city))
+    return section("Citywide weekly series with alert episodes", chart,
+                   "<span style='color:#d7301f'>&#9679;</span> peak week of a headline-detector episode, "
+                   "<span style='color:#f28e2b'>&#9679;</span> reference detector (EARS) only. Weeks start on Monday; "
+                   "partial weeks at either end are left out.")
 
 
-def top_alarm_charts(weekly: pd.DataFrame, signals: pd.DataFrame, names: dict[str, str], k: int = 5) -> str:
-    alarms = signals[signals["method"].str.startswith("ears_") & (signals["level"] == "alarm")
-                     & signals["neighborhood_id"].notna()]
-    if alarms.empty:
+def top_alarm_charts(weekly: pd.DataFrame, episodes: pd.DataFrame, names: dict[str, str], ctx: ReportContext,
+                     k: int = 5) -> str:
+    if episodes.empty:
         return ""
-    top = alarms.groupby("neighborhood_id").size().sort_values(ascending=False).head(k)
+    own = episodes[episodes["neighborhood_id"].notna() & episodes["is_headline"].astype(bool)
+                   & episodes["neighborhood_id"].isin(set(weekly["neighborhood_id"].dropna()))]
+    if own.empty:
+        return ""
+    top = own.groupby("neighborhood_id").size().sort_values(ascending=False).head(k)
     charts = []
     for nid, n in top.items():
         series = weekly[weekly["neighborhood_id"] == nid].sort_values("period_start")
-        mine = alarms[(alarms["neighborhood_id"] == nid)]
-        wk = mine[mine["grain"] == "week"].assign(period_start=lambda f: pd.to_datetime(f["period_start"]))
-        title = (f"{names.get(nid, nid)}: {n} alarms ({(mine['grain'] == 'day').sum()} daily, "
-                 f"{(mine['grain'] == 'week').sum()} weekly)")
+        mine = own[own["neighborhood_id"] == nid]
+        wk = mine[mine["grain"] == "week"]
+        title = (f"{names.get(nid, nid)}: {n} alert episode{'s' if n != 1 else ''} "
+                 f"({(mine['grain'] == 'day').sum()} daily, {len(wk)} weekly)")
         charts.append(line_chart(series["period_start"], series["value"], title=title, y_label="per week",
                                  markers=_alarm_markers(wk, series), height=170))
-    return section(f"The {len(top)} community areas with the most EARS alarms",
+    return section(f"The {len(top)} {ctx.area_label_plural} with the most alert episodes",
                    f"<div class='small-multiples'>{''.join(charts)}</div>",
-                   "Weekly drug incidents; dots mark weekly alarms. Daily alarms are counted in each title.")
+                   "Weekly counts; dots mark the peak week of weekly episodes. Daily episodes are counted in each "
+                   "title. Episodes, not alarm rows: consecutive alarm days are one episode.")
 
 
-# ----------------------------------------------------------------------------------- tables
-
-def _table(header: list[str], rows: list[list[str]], numeric: set[int]) -> str:
-    th = "".join(f"<th class='{'num' if i in numeric else ''}'>{escape(h)}</th>" for i, h in enumerate(header))
-    body = "".join("<tr>" + "".join(f"<td class='{'num' if i in numeric else ''}'>{c}</td>" for i, c in enumerate(r))
-                   + "</tr>" for r in rows)
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def trend_table(signals: pd.DataFrame, names: dict[str, str], k: int = 10) -> str:
-    mk = signals[signals["method"].str.contains("mann_kendall")].copy()
-    if mk.empty:
-        return ""
-    mk["pct"] = [json.loads(d).get("pct_per_year") for d in mk["details"]]
-    city = mk[mk["neighborhood_id"].isna()]
-    areas = mk[mk["neighborhood_id"].notna()]
-    pick = pd.concat([city, areas[areas["level"] == "increasing"],
-                      areas[areas["level"] == "decreasing"].sort_values("score").head(k)])
-    rows = [[escape(names.get(r.neighborhood_id, "Citywide") if r.neighborhood_id else "Citywide"),
-             r.level.replace("_", " "), fmt_signed(r.score), "" if r.pct is None else fmt_pct(r.pct / 100),
-             fmt_num(r.statistic), fmt_p(r.p_value)] for r in pick.itertuples()]
-    return section("Sustained trends (monthly, seasonal Mann-Kendall)",
-                   _table(["area", "trend", "Sen's slope / yr", "% of mean / yr", "z", "p"], rows, {2, 3, 4}),
-                   f"Citywide, every area with a rising trend, and the {k} steepest falls.")
-
-
-def impact_table(impact: pd.DataFrame, programs: pd.DataFrame, names: dict[str, str]) -> str:
-    if impact.empty:
-        return section("Program impact", "<p>No programs in dim_programs.</p>")
-    labels = dict(zip(programs["program_id"], programs["name"]))
-    est = impact[impact["method"] != "not_estimated"].sort_values(["program_id", "method"], ascending=[True, False])
-    method = {"its": "ITS level change", "did": "Diff-in-diff"}
-    rows = []
-    for r in est.itertuples():
-        skipped = json.loads(r.details).get("skipped") if pd.isna(r.estimate) else None
-        rows.append([escape(labels.get(r.program_id, r.program_id)), escape(names.get(r.neighborhood_id, "")),
-                     f"{pd.Timestamp(r.started_on):%Y-%m-%d}", method.get(r.method, r.method),
-                     escape(skipped) if skipped else f"{r.estimate:.2f}",
-                     "" if skipped else f"{r.ci_low:.2f} – {r.ci_high:.2f}", "" if skipped else fmt_p(r.p_value),
-                     f"{_int(r.n_pre)} / {_int(r.n_post)}"])
-    not_est = impact[impact["method"] == "not_estimated"]
-    reasons = not_est["details"].map(lambda d: json.loads(d).get("skipped", "")).value_counts()
-    skipped_note = "; ".join(f"{n} not estimated: {escape(why)}" for why, n in reasons.items())
-    return section("Program impact on monthly drug incidents",
-                   "<p><span class='badge'>SYNTHETIC</span> The programs are synthetic demo data with no built-in "
-                   "effect: read the estimates as a demonstration of the methods.</p>"
-                   + _table(["program", "community area", "started", "method", "rate ratio", "95% CI", "p",
-                             "months pre / post"], rows, {4, 5, 7}),
-                   "Rate ratio &lt; 1 = fewer incidents than expected. " + skipped_note)
-
-
-def _int(v) -> str:
-    return "–" if pd.isna(v) else f"{int(v)}"
-
-
-def quality_panel(q: dict[str, pd.DataFrame]) -> str:
+def quality_panel(q: dict[str, pd.DataFrame], ctx: ReportContext) -> str:
     b = q["batches"]
     rows = [[escape(r.source), escape(r.entity), f"{r.n_batches}", f"{r.n_validation_passed} / {r.n_batches}",
              f"{r.rows_read:,}", f"{r.rows_loaded:,}", f"{r.rows_quarantined:,}",
@@ -284,4 +217,4 @@ def quality_panel(q: dict[str, pd.DataFrame]) -> str:
                    f"<h3>Quarantined rows by reason</h3>{reasons}</div><div><h3>Incident geocode precision</h3>"
                    f"{bar}{prec}</div></div>",
                    "point = the record's own coordinates; snapped = just outside every area, moved to the nearest; "
-                   "area_label = the source's community area (no coordinates); none = not placed.")
+                   f"area_label = the source's {escape(ctx.area_label)} (no coordinates); none = not placed.")

@@ -36,15 +36,12 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from schemas.trend_results import ALERT_EPISODE_COLUMNS
 from tasks.trends.budget import DAYS_PER_PERIOD, EPISODE_MAX_GAP
 from tasks.trends.registry import alarm_mask, method_of
 from tasks.trends.series import id_order
 
-EPISODE_COLUMNS = [
-    "episode_id", "neighborhood_id", "area_ids", "metric", "grain", "method", "kind", "is_headline",
-    "detectors", "start_period", "end_period", "peak_period", "n_periods", "observed", "expected",
-    "peak_observed", "peak_expected", "max_score", "min_p_value", "is_ongoing",
-]
+EPISODE_COLUMNS = ALERT_EPISODE_COLUMNS
 _KEYS = ["series_key", "metric", "grain", "method_name"]
 _CITY = "\x00citywide"
 

@@ -5,19 +5,46 @@ Period completeness is decided from the data's own first and last day (``warehou
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
+from tasks.trends.registry import Method, TrendInputs, methods
 from tasks.trends.series import SERIES_COLUMNS, complete_calendar, details_json, period_end, trend_signals_frame
 from warehouse.reads import Span
 
 # Series grains and their pandas frequencies (weeks start on Monday, as date_trunc('week')).
 GRAINS = {"day": "D", "week": "W-MON", "month": "MS"}
-# Hot spot categories that are news to an analyst: a place that just became or is getting hotter.
-ALERT_HOTSPOT_LEVELS = ("new_hot_spot", "consecutive_hot_spot", "intensifying_hot_spot")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One count series the trends flow watches.
+
+    ``read`` names a ``warehouse.reads`` function ``(wh) -> (daily, span, is_synthetic)``: counts per
+    neighborhood and day (``DAILY_COLUMNS``; null id = not placed), the source's first/last day
+    (None when it holds nothing) and whether any row is synthetic. ``methods`` restricts the
+    registered methods run on it (None = every one). ``people``: the counts are people, so areas
+    with 1..small_cell_threshold in all are dropped and no detail lets a count be recomputed.
+    ``required``: no data is an error (load it first) rather than a skipped metric.
+    """
+
+    name: str
+    read: str
+    methods: tuple[str, ...] | None = None
+    people: bool = False
+    required: bool = False
+
+
+# The metrics the trends flow watches, in order; adding one is one entry (and its read function).
+METRICS: tuple[Metric, ...] = (
+    Metric("drug_incidents", "read_drug_incidents_counts", required=True),
+    Metric("admissions", "read_admissions_daily", methods=("mann_kendall",), people=True),
+)
 
 
 # -------------------------------------------------------------------------- preparation (pure)
@@ -100,31 +127,6 @@ def split_programs(programs: pd.DataFrame, first_month: pd.Timestamp, last_month
     return programs[reasons.isna()].reset_index(drop=True), rows.reset_index(drop=True)
 
 
-def select_alerts(signals: pd.DataFrame, previous: pd.DataFrame, last_day: pd.Timestamp,
-                  window_days: int = 7) -> pd.DataFrame:
-    """Return the signals worth an alert that the previous run did not already store.
-
-    Alert-worthy: EARS alarms on periods ending in the last ``window_days`` days up to
-    ``last_day``, and areas whose emerging hot spot category is new, consecutive or
-    intensifying. ``previous`` holds the stored signals' keys (``read_signal_keys``), so a rerun
-    on the same data alerts nothing.
-    """
-    recent = pd.to_datetime(signals["period_end"]) > last_day - pd.Timedelta(days=window_days)
-    is_alarm = signals["method"].str.startswith("ears_") & signals["level"].eq("alarm") & recent
-    is_hot = signals["method"].eq("emerging_hotspot") & signals["level"].isin(ALERT_HOTSPOT_LEVELS)
-    candidates = signals[is_alarm | is_hot].copy()
-    ids = candidates["neighborhood_id"].astype(object)
-    candidates["neighborhood_id"] = ids.where(ids.notna(), None)  # citywide stays None, not NaN
-    keys = ["neighborhood_id", "metric", "grain", "method", "period_start", "level"]
-    if previous.empty:
-        return candidates.reset_index(drop=True)
-    seen = set(map(tuple, previous[keys].astype(object).where(previous[keys].notna(), None).to_numpy()))
-    cand = candidates[keys].astype(object).where(candidates[keys].notna(), None)
-    cand["period_start"] = pd.to_datetime(cand["period_start"])
-    fresh = [tuple(r) not in seen for r in cand.to_numpy()]
-    return candidates[fresh].reset_index(drop=True)
-
-
 def drop_small_series(series: pd.DataFrame, threshold: int) -> pd.DataFrame:
     """Return the series without the areas whose total over the whole series is 1..``threshold``.
 
@@ -174,7 +176,51 @@ def tag_impact(parts: list[pd.DataFrame], metric: str, computed_at) -> pd.DataFr
     return frame.assign(metric=metric, computed_at=pd.Timestamp(computed_at))
 
 
-def signal_counts(signals: pd.DataFrame) -> list[dict]:
-    """Return rows per (metric, grain, method, level) as records sorted by those keys, with ``n``."""
-    counts = signals.groupby(["metric", "grain", "method", "level"]).size().rename("n").reset_index()
-    return counts.to_dict("records")
+def metric_methods(metric: Metric) -> tuple[Method, ...]:
+    """Return the registered methods to run on ``metric`` (all of them unless it names some)."""
+    return tuple(m for m in methods() if metric.methods is None or m.name in metric.methods)
+
+
+def trend_inputs(metric: Metric, daily: pd.DataFrame, span: Span, neighborhoods: pd.DataFrame,
+                 programs: pd.DataFrame | None, small_cell_threshold: int,
+                 params: Mapping[str, Any] | None = None) -> tuple[TrendInputs, pd.DataFrame]:
+    """Return (what every method of ``metric`` reads, program_impact rows of the programs not estimated).
+
+    Series per grain (``GRAINS``) over the complete periods of ``span``. Programs (when any impact
+    method runs on the metric) are split by ``split_programs`` against the monthly series; the
+    skipped ones get their ``not_estimated`` row here, tagged later with the metric.
+    """
+    # Counts of people keep only the areas that have some (as before: no zero rows for them).
+    ids = [] if metric.people else neighborhoods["neighborhood_id"].tolist()
+    series = {grain: period_series(daily, grain, span, ids) for grain in GRAINS}
+    if metric.people:
+        series = {g: drop_small_series(s, small_cell_threshold) for g, s in series.items()}
+    eligible, skipped = None, _no_programs()
+    months = series["month"]["period_start"]
+    wants_impact = any(m.kind == "impact" for m in metric_methods(metric))
+    if wants_impact and programs is not None and len(programs):
+        if months.empty:
+            eligible = programs.iloc[0:0]
+            skipped = split_programs(programs, pd.Timestamp.max, pd.Timestamp.min, metric.name)[1]
+            skipped["details"] = [details_json({"metric": metric.name, "skipped": "no complete month of data"})
+                                  for _ in range(len(skipped))]
+        else:
+            eligible, skipped = split_programs(programs, months.min(), months.max(), metric.name)
+    inputs = TrendInputs(metric=metric.name, series=series, neighborhoods=neighborhoods, programs=eligible,
+                         params=dict(params or {}))
+    return inputs, skipped
+
+
+def _no_programs() -> pd.DataFrame:
+    from schemas.trend_results import PROGRAM_IMPACT_COLUMNS
+
+    return pd.DataFrame(columns=PROGRAM_IMPACT_COLUMNS)
+
+
+def last_period_ends(inputs: TrendInputs) -> dict[str, pd.Timestamp]:
+    """Return the last day (inclusive) of each grain's series, for an episode's ``is_ongoing``."""
+    out = {}
+    for grain, frame in inputs.series.items():
+        if len(frame):
+            out[grain] = period_end(pd.Timestamp(frame["period_start"].max()), GRAINS[grain])
+    return out

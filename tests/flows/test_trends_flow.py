@@ -23,7 +23,7 @@ def table(url: str, name: str) -> pd.DataFrame:
             frame = pd.read_sql(sa.text(f'SELECT * FROM "{name}"'), conn)
     finally:
         engine.close()
-    for col in ("period_start", "period_end", "started_on"):
+    for col in ("period_start", "period_end", "started_on", "start_period", "end_period", "peak_period"):
         if col in frame:
             frame[col] = pd.to_datetime(frame[col])
     return frame
@@ -54,7 +54,9 @@ def trend_settings(settings_factory, warehouse_url):
 def test_trends_flow_writes_signals_and_reruns_identically(prefect_harness, trend_settings, warehouse_url):
     first = trends_flow(settings=trend_settings)
     signals, impact = table(warehouse_url, "trend_signals"), table(warehouse_url, "program_impact")
-    assert first["written"] == {"trend_signals": len(signals), "program_impact": len(impact)}
+    episodes = table(warehouse_url, "alert_episodes")
+    assert first["written"] == {"trend_signals": len(signals), "program_impact": len(impact),
+                                "alert_episodes": len(episodes)}
     assert first["skipped"] == {}
 
     # Partial periods are dropped: the data end on Thursday 2018-06-14.
@@ -93,7 +95,23 @@ def test_trends_flow_writes_signals_and_reruns_identically(prefect_harness, tren
     assert "library branch" in skipped["cpl-douglass"]["skipped"]
     assert "not geocoded" in skipped["demo-002"]["skipped"]
 
-    # The spike on 2018-06-12 lies in the last week of data: it is alerted and sent as an event.
+    # Every registered method ran; alert episodes merge C1/C2/C3 and consecutive days (issue 14).
+    from tasks.trends.registry import methods
+    ran = {m.name for m in methods()} - {"synthetic_control", "staggered_did", "comparative_its"}
+    episode_methods = set(episodes["method"])
+    assert episode_methods <= ran and "ears" in episode_methods
+    spike_eps = episodes[(episodes["neighborhood_id"] == SPIKE_AREA) & (episodes["grain"] == "day")
+                         & (episodes["start_period"] <= SPIKE_DAY) & (episodes["end_period"] >= SPIKE_DAY)]
+    ears_ep = spike_eps[spike_eps["method"] == "ears"]
+    assert len(ears_ep) == 1 and {"ears_c1", "ears_c2"} <= set(ears_ep.iloc[0]["detectors"].split(","))
+    assert ears_ep.iloc[0]["peak_observed"] >= 12
+    n_alarm_rows = int(signals["level"].eq("alarm").sum())
+    assert len(episodes) < n_alarm_rows  # episodes, not rows
+    assert sum(d["n_episodes"] for d in first["episodes"]) == int(episodes["is_headline"].sum())
+
+    # The spike on 2018-06-12 lies in the last week of data: the headline detector's episode is
+    # alerted and sent as one event (an alert per episode, not per row).
+    assert spike_eps["is_headline"].any() and spike_eps["is_ongoing"].any()
     assert first["n_alerts"] >= 1 and first["n_events"] == first["n_alerts"]
     assert {"trend-alerts", "trend-summary"} <= artifact_keys()
 
@@ -103,6 +121,8 @@ def test_trends_flow_writes_signals_and_reruns_identically(prefect_harness, tren
     pd.testing.assert_frame_equal(comparable(table(warehouse_url, "trend_signals"), keys), comparable(signals, keys))
     pd.testing.assert_frame_equal(comparable(table(warehouse_url, "program_impact"), ["program_id", "method"]),
                                   comparable(impact, ["program_id", "method"]))
+    pd.testing.assert_frame_equal(comparable(table(warehouse_url, "alert_episodes"), ["episode_id"]),
+                                  comparable(episodes, ["episode_id"]))
 
 
 def test_report_flow_writes_one_offline_html_file(prefect_harness, trend_settings, warehouse_url):
@@ -128,8 +148,9 @@ def test_short_real_load_skips_what_it_cannot_estimate(prefect_harness, settings
                                                                   tmp_path / "jan2016.csv"))])
     out = trends_flow(settings=settings)
     # 300 incidents of one day (2016-01-03): no complete month, too short for any alarm baseline.
-    assert set(out["skipped"]) == {"mann_kendall drug_incidents", "emerging_hotspot", "ears weekly"}
-    assert out["skipped"]["emerging_hotspot"] == "no complete month between 2016-01-03 and 2016-01-03"
-    assert out["written"] == {"trend_signals": 0, "program_impact": 0}
+    assert {"mann_kendall drug_incidents month", "emerging_hotspot drug_incidents month",
+            "ears drug_incidents week", "stp_scan drug_incidents day"} <= set(out["skipped"])
+    assert out["skipped"]["emerging_hotspot drug_incidents month"] == "no complete month in the data"
+    assert out["written"] == {"trend_signals": 0, "program_impact": 0, "alert_episodes": 0}
     html = report_flow(settings=settings).read_text(encoding="utf-8")
     assert "Community Pulse report" in html and html.count("<path ") >= 2 * 77

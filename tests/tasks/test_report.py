@@ -11,6 +11,7 @@ from shapely.geometry import box
 
 from tasks.report.render import ReportData, render_report
 from tasks.report.findings import findings
+from tasks.report.sections import ReportContext
 from tasks.report.svg import MapShapes, legend_origin, line_chart, nice_ticks, project_shapes
 from tasks.trends.prepare import Span
 
@@ -50,6 +51,11 @@ def signals() -> pd.DataFrame:
                     pct_per_year=-40.0) for i in IDS]
     rows += [signal(i, "emerging_hotspot", "intensifying_hot_spot" if i == "5" else "no_pattern", "2015-01-01",
                     "2017-12-31", 1.0, 0.3, 2.5 if i == "5" else 0.0) for i in IDS]
+    # The headline detector (glm_baseline) and the reference (EARS) on the same citywide and area week.
+    rows += [signal(None, "glm_spike", "alarm", "2016-03-07", "2016-03-13", 6.0, p=1e-6, score=3.0, grain="week",
+                    value=140.0, expected=50.0),
+             signal("5", "glm_cusum", "alarm", "2016-03-07", "2016-03-13", 5.0, score=2.0, grain="week",
+                    value=30.0, expected=6.0)]
     rows += [signal(None, "ears_c1", "alarm", "2016-03-07", "2016-03-13", 5.0, score=2.0, grain="week",
                     value=140.0, baseline_mean=50.0),
              signal("5", "ears_c1", "alarm", "2016-03-07", "2016-03-13", 4.0, score=1.0, grain="week",
@@ -60,12 +66,16 @@ def signals() -> pd.DataFrame:
 
 def impact() -> pd.DataFrame:
     base = {"program_id": "demo-001", "neighborhood_id": "5", "started_on": pd.Timestamp("2016-06-06"),
-            "metric": "drug_incidents", "computed_at": pd.Timestamp("2026-01-01")}
+            "metric": "drug_incidents", "computed_at": pd.Timestamp("2026-01-01"), "estimate": 0.81, "ci_low": 0.66,
+            "ci_high": 0.99, "p_value": 0.04, "n_pre": 17, "n_post": 19}
+    its = {"n_distinct_placebos": 28, "min_attainable_p": 1 / 29, "alpha": 0.05, "exploratory": False}
     return pd.DataFrame([
-        {**base, "method": "its", "estimate": 0.81, "ci_low": 0.66, "ci_high": 0.99, "p_value": 0.04, "n_pre": 17,
-         "n_post": 19, "details": "{}"},
-        {**base, "method": "did", "estimate": 1.30, "ci_low": 1.10, "ci_high": 1.52, "p_value": 0.01, "n_pre": 17,
-         "n_post": 19, "details": "{}"},
+        {**base, "method": "comparative_its", "details": json.dumps(its)},
+        {**base, "method": "synthetic_control", "estimate": 1.30, "ci_low": 1.10, "ci_high": 1.52, "p_value": 0.01,
+         "details": json.dumps({"exploratory": True})},
+        {**base, "method": "headline", "details": json.dumps({**its, "source_method": "comparative_its",
+                                                              "q_value": 0.04, "significant_after_fdr": True,
+                                                              "sentence": "Drug incidents ran 19% lower."})},
         {**base, "program_id": "cpl-x", "neighborhood_id": None, "started_on": pd.Timestamp("2019-01-01"),
          "method": "not_estimated", "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan,
          "n_pre": None, "n_post": None, "details": json.dumps({"skipped": "library branch: door counts"})},
@@ -95,6 +105,9 @@ def report_data(**changes) -> ReportData:
                                "offense_category": ["possession", "sale_delivery", "non_drug"],
                                "n": [70, 30, 900], "n_arrest": [70, 29, 150]}),
         projected_crs="EPSG:3435", generated_at=pd.Timestamp("2026-01-02 03:04"),
+        context=ReportContext(city="Chicago", area_label="community area", area_label_plural="community areas",
+                              population_source="2010 Census", timezone="America/Chicago", neighborhoods=lattice(),
+                              projected_crs="EPSG:3435"),
     )
     return ReportData(**(values | changes))
 
@@ -105,10 +118,11 @@ def test_report_is_one_offline_document_with_two_maps_and_charts():
     assert lower.startswith("<!doctype html>") and lower.rstrip().endswith("</html>")
     assert "<script" not in lower and "<link" not in lower and "<img" not in lower
     assert "http://" not in lower and "https://" not in lower and "url(" not in lower
-    assert html.count("<path ") == 2 * len(IDS)
-    assert html.count('class="chart"') == 2  # citywide + the one area with alarms
-    assert html.count('class="alarm"') == 2  # the citywide week and the area's week
+    assert html.count("<path ") == 3 * len(IDS)  # hot spots, rates, areas with alert episodes
+    assert html.count('class="chart"') == 2  # citywide + the one area with headline alert episodes
+    assert html.count('class="alarm"') == 2  # one marker per episode week (not one per rule): citywide and area 5
     assert "Area 1: no pattern" in html and "Area 1: 240.0 per 10,000 (240 incidents)" in html
+    assert "2010 Census" in html  # the config's population source, not a hard-coded one
 
 
 def test_headlines_are_computed_from_the_data():
@@ -120,8 +134,11 @@ def test_headlines_are_computed_from_the_data():
     assert "averaged <b>400</b> in the 6 months before Jan 2016 and <b>200</b>" in text
     assert "99.0% of them record an arrest (other incidents: 17%) and 70% are possession" in text
     assert "<b>1 of 9 community areas are hot spots</b>" in text and "11% of the population" in text
-    assert "week of 07 Mar 2016, 140 incidents against a baseline of 50" in text
-    assert "rate ratio of 1.30 means drug incidents there fell less than elsewhere" in text
+    # Episodes, not rows: the citywide week's glm and EARS rows and area 5's rows are 2 headline episodes.
+    assert "<b>2 alert episodes</b> from the headline detectors" in text
+    assert "peak week of 07 Mar 2016, 140 incidents against 50 expected" in text
+    assert "gave 3 episodes from 3 alarm rows" in text
+    assert "1 of 1 programs show p &lt; 0.05" in text and "every &#x27;significant&#x27; one here is chance" in text
     assert "1,000 incident rows read, 10 quarantined (1.00%)" in text
 
 
@@ -137,13 +154,16 @@ def test_synthetic_programs_are_labelled(synthetic, expected):
                              "is_synthetic": [synthetic]})
     html = render_report(report_data(programs=programs))
     assert html.count("class='banner'") == expected
-    assert "synthetic demo data with no built-in effect" in html  # the impact table note is always there
+    assert ("have no built-in effect: a calibrated method should call about 1 in 20" in html) is synthetic
 
 
-def test_impact_table_lists_estimates_and_skip_reasons():
+def test_impact_table_shows_one_headline_per_program_and_skip_reasons():
     html = render_report(report_data())
-    row = next(r for r in re.findall(r"<tr>.*?</tr>", html) if "Recovery Circle" in r and "Diff-in-diff" in r)
-    assert "O&#x27;Hare" in row and "1.30" in row and "1.10 – 1.52" in row and "17 / 19" in row
+    rows = [r for r in re.findall(r"<tr>.*?</tr>", html) if "Recovery Circle" in r]
+    assert len(rows) == 1  # the headline only; synthetic control is exploratory
+    row = rows[0]
+    assert "O&#x27;Hare" in row and "comparative_its" in row and "0.81" in row and "0.66 – 0.99" in row
+    assert "28 placebos, smallest p 0.034" in row and "Drug incidents ran 19% lower." in row
     assert "1 not estimated: library branch: door counts" in html
 
 
@@ -165,6 +185,7 @@ def test_empty_results_still_render():
     html = render_report(report_data(signals=empty, impact=impact().iloc[0:0], monthly=series(MONTHS[:0], {}),
                                      weekly=series(WEEKS[:0], {})))
     assert "No trend results yet" in html and "No programs in dim_programs" in html
+    assert "No alert episodes" in html
     assert html.count("<path ") == 2 * len(IDS)
 
 

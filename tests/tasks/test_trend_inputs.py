@@ -1,4 +1,4 @@
-"""Tests for the pure preparation in tasks.trends.prepare: complete periods, program selection, alerts."""
+"""Tests for the pure preparation in tasks.trends.prepare and the flow steps: periods, programs, metrics, alerts."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.trends.prepare import Span, complete_range, period_series, select_alerts, split_programs
+from tasks.trends.prepare import METRICS, Metric, Span, complete_range, period_series, split_programs, trend_inputs
+from tasks.trends import steps
 
 T = pd.Timestamp
 REAL = Span(T("2015-01-01"), T("2018-11-12"))  # Thursday .. Monday
@@ -67,20 +68,58 @@ def signal(nid, method, level, start, end, grain="day"):
             "grain": grain}
 
 
-def test_select_alerts_takes_recent_alarms_and_emerging_hot_spots_once():
+def test_alerts_are_new_recent_headline_episodes_once():
     signals = pd.DataFrame([
+        # C1 and C2 on the same day and the next day's C1: one EARS episode (a reference, no alert).
+        signal("8", "ears_c1", "alarm", "2018-11-11", "2018-11-11"),
+        signal("8", "ears_c2", "alarm", "2018-11-11", "2018-11-11"),
         signal("8", "ears_c1", "alarm", "2018-11-12", "2018-11-12"),
-        signal(None, "ears_c2", "alarm", "2018-11-05", "2018-11-11", grain="week"),  # the last complete week
-        signal("8", "ears_c1", "alarm", "2018-11-05", "2018-11-05"),  # 8 days before the end: old news
-        signal("25", "emerging_hotspot", "intensifying_hot_spot", "2015-01-01", "2018-10-31", grain="month"),
-        signal("23", "emerging_hotspot", "persistent_hot_spot", "2015-01-01", "2018-10-31", grain="month"),
+        # The headline detector: spike + CUSUM on consecutive days are one alert episode.
+        signal("8", "glm_spike", "alarm", "2018-11-10", "2018-11-10"),
+        signal("8", "glm_cusum", "alarm", "2018-11-11", "2018-11-11"),
+        signal("9", "glm_spike", "alarm", "2018-10-01", "2018-10-01"),  # old news
+        signal(None, "glm_spike", "alarm", "2018-10-29", "2018-11-04", grain="week"),  # the last complete week
         signal(None, "seasonal_mann_kendall", "decreasing", "2015-01-01", "2018-10-31", grain="month"),
     ])
-    first = select_alerts(signals, signals.iloc[0:0], T("2018-11-12"))
-    assert [(r.neighborhood_id, r.method) for r in first.itertuples()] == [
-        ("8", "ears_c1"), (None, "ears_c2"), ("25", "emerging_hotspot")]
-    previous = signals[["neighborhood_id", "metric", "grain", "method", "period_start", "level"]]
-    assert select_alerts(signals, previous, T("2018-11-12")).empty
+    last = {"drug_incidents": {"day": T("2018-11-12"), "week": T("2018-11-04"), "month": T("2018-10-31")}}
+    eps = steps.episode_rows(signals, last, T("2026-01-01"))
+    assert len(eps) == 4 and set(eps.loc[eps["method"] == "ears", "detectors"]) == {"ears_c1,ears_c2"}
+    glm8 = eps[(eps["method"] == "glm_baseline") & (eps["neighborhood_id"] == "8")].iloc[0]
+    assert glm8["detectors"] == "glm_cusum,glm_spike" and glm8["n_periods"] == 2 and glm8["is_ongoing"]
+    first = steps.new_alerts(eps, set(), last)
+    assert sorted(map(str, first["neighborhood_id"])) == ["8", "None"]  # headline, recent; not area 9, not EARS
+    records = steps.alert_records(first, {"8": "Douglas"})
+    assert {r["place"] for r in records} == {"Douglas", "Citywide"}
+    assert steps.new_alerts(eps, set(eps["episode_id"]), last).empty  # a rerun alerts nothing
+
+
+def test_metrics_are_declarative_and_drug_incidents_first():
+    assert METRICS[0] == Metric("drug_incidents", "read_drug_incidents_counts", required=True)
+    from warehouse import reads
+
+    assert all(callable(getattr(reads, m.read)) for m in METRICS)
+    adm = next(m for m in METRICS if m.name == "admissions")
+    assert [name for name, _ in steps.registered(adm)] == ["mann_kendall"]
+    everything = {name for name, _ in steps.registered(METRICS[0])}
+    from tasks.trends.registry import methods
+
+    assert everything == {m.name for m in methods()}
+
+
+def test_trend_inputs_series_per_grain_and_programs_split():
+    days = pd.date_range("2016-01-01", "2017-12-31", freq="D")
+    daily = pd.DataFrame({"neighborhood_id": "1", "day": days, "value": 1})
+    hoods = pd.DataFrame({"neighborhood_id": ["1", "2"], "name": ["A", "B"], "population": 1.0,
+                          "geometry_wkt": None})
+    programs = pd.DataFrame({"program_id": ["p1", "lib"], "name": ["P", "L"], "program_type": ["outreach", "library"],
+                             "neighborhood_id": ["1", "2"], "started_on": [T("2016-09-01"), T("2016-09-01")],
+                             "is_synthetic": True})
+    inputs, skipped = trend_inputs(METRICS[0], daily, Span(days[0], days[-1]), hoods, programs, 10,
+                                   {"alarm_budget": 0.5})
+    assert set(inputs.series) == {"day", "week", "month"} and inputs.params == {"alarm_budget": 0.5}
+    month = inputs.series["month"]
+    assert set(month["neighborhood_id"].dropna()) == {"1", "2"} and len(month) == 24 * 3  # citywide + 2 areas
+    assert inputs.programs["program_id"].tolist() == ["p1"] and skipped["program_id"].tolist() == ["lib"]
 
 
 def test_tag_signals_adds_grain_time_and_detail_keys():
@@ -104,3 +143,32 @@ def test_drop_small_series_removes_small_cells_but_keeps_zero_and_citywide():
     out = drop_small_series(series, threshold=10)
     assert {v if isinstance(v, str) else None for v in out["neighborhood_id"]} == {None, "2", "3"}
     assert len(series) == 12  # input untouched
+
+
+def test_run_summary_counts_episodes_not_rows():
+    signals = pd.DataFrame([signal("8", "ears_c1", "alarm", "2018-11-11", "2018-11-11"),
+                            signal("8", "ears_c2", "alarm", "2018-11-11", "2018-11-11"),
+                            signal("8", "ears_c3", "alarm", "2018-11-12", "2018-11-12"),
+                            signal("8", "glm_spike", "alarm", "2018-11-11", "2018-11-11"),
+                            signal("8", "glm_cusum", "alarm", "2018-11-12", "2018-11-12")])
+    last = {"drug_incidents": {"day": T("2018-11-12")}}
+    eps = steps.episode_rows(signals, last, T("2026-01-01"))
+    empty_impact = pd.DataFrame(columns=["method"])
+    text = steps.summary_markdown(eps, empty_impact, 1, {"stp_scan drug_incidents day": "too short"}, False)
+    assert "| drug_incidents | day | spike | 1 | 1 |" in text  # 2 glm rows -> 1 decision episode, open
+    assert "ears day: 1 episodes" in text  # 3 EARS rows -> 1 reference episode
+    assert "New alert episodes this run: 1." in text and "stp_scan drug_incidents day: too short" in text
+    assert steps.decision_counts(eps) == [{"metric": "drug_incidents", "grain": "day", "kind": "spike",
+                                           "n_episodes": 1}]
+
+
+def test_trend_inputs_without_a_complete_month_keeps_every_program_with_a_reason():
+    days = pd.date_range("2016-01-03", "2016-01-12", freq="D")
+    daily = pd.DataFrame({"neighborhood_id": "1", "day": days, "value": 1})
+    hoods = pd.DataFrame({"neighborhood_id": ["1"], "name": ["A"], "population": 1.0, "geometry_wkt": None})
+    programs = pd.DataFrame({"program_id": ["p1"], "name": ["P"], "program_type": ["outreach"],
+                             "neighborhood_id": ["1"], "started_on": [T("2016-01-05")], "is_synthetic": True})
+    inputs, skipped = trend_inputs(METRICS[0], daily, Span(days[0], days[-1]), hoods, programs, 10)
+    assert inputs.series["month"].empty and inputs.programs.empty
+    assert skipped["program_id"].tolist() == ["p1"] and set(skipped["method"]) == {"not_estimated"}
+    assert json.loads(skipped["details"].iloc[0])["skipped"] == "no complete month of data"

@@ -26,11 +26,12 @@ TABLES = {
     "fct_incidents": "SELECT 'I1' AS incident_id",
     "trend_signals": "SELECT 'drug_incidents' AS metric",
     "program_impact": "SELECT 'demo-1' AS program_id",
+    "alert_episodes": "SELECT 'glm_baseline|x' AS episode_id",
     "mart_neighborhood_month__dbt_tmp": "SELECT 1 AS x",
     "some_new_table": "SELECT 1 AS x",
 }
 ANALYST_SET = {"mart_neighborhood_month", "dim_dates", "dim_neighborhoods", "ref_teds_codes", "fct_incidents",
-               "trend_signals", "program_impact"}
+               "trend_signals", "program_impact", "alert_episodes"}
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ NOW = datetime(2026, 1, 1)
 LINEAGE = {"source": "hand", "batch_id": "hand-1", "loaded_at": NOW}
 # The brief's must-haves; every other object is checked against the policy in the sweep test.
 ANALYST_READS = ["dim_neighborhoods", "mart_neighborhood_month", "trend_signals", "fct_incidents", "ref_teds_codes",
-                 "dim_dates", "program_impact"]
+                 "dim_dates", "program_impact", "alert_episodes"]
 ANALYST_DENIED = ["fct_treatment_admissions", "fct_session_roster", "quarantine_treatment_admissions",
                   "geocode_cache", "int_neighborhood_month", "stg_treatment__admissions", "stg_programs__roster",
                   "load_audit", "source_watermarks", "alembic_version"]
@@ -60,7 +60,8 @@ def test_only_public_tables_and_analyst_layers_are_readable():
     assert {"fct_treatment_admissions", "fct_session_roster", "geocode_cache", "load_audit",
             "source_watermarks"} <= set(closed)
     assert {n for n in readable if not n.startswith(("dim_", "mart_", "ref_"))} == {
-        "fct_incidents", "fct_program_sessions", "fct_teds_state_admissions", "trend_signals", "program_impact"}
+        "fct_incidents", "fct_program_sessions", "fct_teds_state_admissions", "trend_signals", "program_impact",
+        "alert_episodes"}
 
 
 MALICIOUS = {
@@ -277,7 +278,9 @@ def test_cli_init_creates_roles_hashes_the_password_and_locks_out_strangers(post
     result = CliRunner().invoke(_app(), args, env={"PULSE_WAREHOUSE_URL": postgres_url, "TEST_ANALYST_PW": password})
     assert result.exit_code == 0, result.output
     assert password not in result.output
-    assert "0002_incident_indexes" in result.output and names.analyst_login in result.output
+    from warehouse.migrations import head_revision
+
+    assert head_revision() in result.output and names.analyst_login in result.output  # upgraded to the head
     admin = Warehouse(postgres_url)
     with admin.begin() as conn:
         stored = conn.execute(sa.text("SELECT rolpassword FROM pg_authid WHERE rolname = :r"),

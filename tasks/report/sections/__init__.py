@@ -47,4 +47,9 @@ class Section:
     render: Callable[[Any, ReportContext], str]
 
 
-SECTIONS: tuple[str, ...] = ()  # module names under tasks.report.sections, in report order
+SECTIONS: tuple[str, ...] = (  # module names under tasks.report.sections, in report order
+    "alerts",
+    "scan_clusters",
+    "program_impact",
+    "trends",
+)
