@@ -38,16 +38,17 @@ def _yearly_change(city: pd.Series) -> str:
     full = years[years["count"] == 12]["sum"]
     if len(full) < 2:
         return ""
-    parts = [f"<b>Drug incidents {_verb(full.iloc[1] / full.iloc[0] - 1)} from {full.index[0]} "
+    parts = [f"<b>Drug incidents {_verb(_change(full.iloc[1], full.iloc[0]))} from {full.index[0]} "
              f"({full.iloc[0]:,.0f}) to {full.index[1]} ({full.iloc[1]:,.0f})</b>"]
-    parts += [f"{_verb(b / a - 1, short=True)} to {y} ({b:,.0f})" for y, a, b in
+    parts += [f"{_verb(_change(b, a), short=True)} to {y} ({b:,.0f})" for y, a, b in
               zip(full.index[2:], full.iloc[1:-1], full.iloc[2:])]
     last = city.index.max()
     if last.month != 12:
         cur = city[(city.index.year == last.year)].sum()
         prev = city[(city.index.year == last.year - 1) & (city.index.month <= last.month)].sum()
-        parts.append(f"Jan–{last:%b} {last.year} ({cur:,.0f}) is {fmt_pct(cur / prev - 1)} against the same months "
-                     f"of {last.year - 1}")
+        if prev:
+            parts.append(f"Jan–{last:%b} {last.year} ({cur:,.0f}) is {fmt_pct(cur / prev - 1)} against the same "
+                         f"months of {last.year - 1}")
     return "; ".join(parts) + "."
 
 
@@ -89,7 +90,7 @@ def _step(city: pd.Series, offenses: pd.DataFrame, k: int = 6) -> str:
     other = offenses[~offenses["is_drug_offense"]]
     text = (f"The change is concentrated at one point: monthly drug incidents averaged <b>{before:,.0f}</b> in the "
             f"{k} months before {city.index[i]:%b %Y} and <b>{after:,.0f}</b> in the {k} months from it "
-            f"({fmt_pct(after / before - 1)}).")
+            f"({fmt_pct(after / before - 1) if before else 'from none'}).")
     if len(drug) and drug["n"].sum() and len(other) and other["n"].sum():
         arrest = drug["n_arrest"].sum() / drug["n"].sum()
         possession = drug.loc[drug["offense_category"] == "possession", "n"].sum() / drug["n"].sum()
@@ -184,9 +185,17 @@ def _quality(q: dict[str, pd.DataFrame]) -> str:
             "their own coordinates.")
 
 
-def _verb(change: float, short: bool = False) -> str:
+def _verb(change: float | None, short: bool = False) -> str:
+    """'rose 12%' / 'fell 3%'; a change from zero (``None``) has no percentage."""
+    if change is None:
+        return f"{'then ' if short else ''}changed from none"
     word = "fell" if change < 0 else "rose"
     return f"{'then ' if short else ''}{word} {abs(100 * change):.0f}%"
+
+
+def _change(new: float, old: float) -> float | None:
+    """Relative change new/old − 1, or None when ``old`` is zero (a city or year with no incidents)."""
+    return None if not old else new / old - 1
 
 
 def fmt_pct(x: float) -> str:

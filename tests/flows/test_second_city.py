@@ -127,8 +127,6 @@ def test_st_louis_marts_use_the_boundary_files_names_and_population(st_louis):
     assert q(url, "SELECT count(*) FROM trend_signals")[0][0] > 0
 
 
-@pytest.mark.xfail(reason="the report's headline findings divide by a year with no drug incidents (St. Louis "
-                          "dates reach back to 1993): tasks/report is being reworked", strict=False)
 def test_st_louis_report_names_the_city_and_its_areas(st_louis):
     from flows.report import report_flow
 
@@ -165,8 +163,6 @@ def test_boston_marts_and_report_speak_of_boston(boston):
     assert "Boston" in text and "Chicago" not in text and "Jamaica Plain" in text
 
 
-@pytest.mark.xfail(reason="the report writes 'community area' whatever [neighborhoods] label says: tasks/report "
-                          "is being reworked", strict=False)
 def test_boston_report_uses_the_configured_area_label(boston):
     settings, _ = boston
     text = text_of((settings.reports_dir / "index.html").read_text())

@@ -220,3 +220,18 @@ def test_line_chart_marks_only_periods_on_the_series():
                             "text": ["spike <b>", "not on the line"]})
     svg = line_chart(dates, range(10), title="T & t", y_label="n", markers=markers)
     assert svg.count("<circle") == 1 and "spike &lt;b&gt;" in svg and "T &amp; t" in svg
+
+
+def test_yearly_change_with_a_year_of_no_incidents_has_no_percentage():
+    import pandas as pd
+
+    from tasks.report.findings import _step, _yearly_change
+
+    months = pd.date_range("2016-01-01", "2018-06-01", freq="MS")
+    city = pd.Series([0] * 12 + [5] * 12 + [4] * 6, index=months, dtype=float)
+    text = _yearly_change(city)
+    assert "changed from none from 2016 (0) to 2017 (60)" in text
+    assert "Jan–Jun 2018 (24) is −20% against the same months of 2017" in text
+    offenses = pd.DataFrame(columns=["is_drug_offense", "n", "n_arrest", "offense_category"]).astype(
+        {"is_drug_offense": bool, "n": int, "n_arrest": int})
+    assert "from none" in _step(pd.Series([0.0] * 12 + [5.0] * 12, index=months[:24]), offenses)
