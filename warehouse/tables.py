@@ -59,7 +59,8 @@ for _schema in ENTITIES:
 HEALTH_ENTITIES = (ME_CASES, ME_CASE_VERSIONS, SURVEY_INDICATORS, SENTIMENT_SCORES)
 for _schema in HEALTH_ENTITIES:
     entity_table(_schema)
-    quarantine_table(_schema.name)
+    if _schema is not ME_CASE_VERSIONS:  # versions are written beside the cases, never quarantined alone
+        quarantine_table(_schema.name)
 
 fct_incidents = metadata.tables[INCIDENTS.table]
 quarantine_incidents = metadata.tables["quarantine_incidents"]
