@@ -12,6 +12,7 @@ import pytest
 
 from flows.feeds import run_feed_group
 from tests.police_files import data_dir_with
+from tests.support.dbt import dbt_build
 from tests.warehouse_sql import q
 
 REPO = Path(__file__).resolve().parents[2]
@@ -99,6 +100,18 @@ def test_health_group_loads_every_row_and_the_later_export_revises(prefect_harne
                             "ORDER BY export_label")
     assert [(w[0], w[1]) for w in windows] == [("hub_opioid_2023-08", 5), ("portal_all_2018h1", 5)]
     assert q(duckdb_url, "SELECT count(DISTINCT neighborhood_id) FROM dim_police_unit_crosswalk")[0][0] == 77
+    # The models build and test on it: the revised deaths and the provisional window reach the marts.
+    dbt_build(duckdb_url, tmp_path / "work", threshold=1)
+    month = q(duckdb_url, "SELECT sum(n_opioid_deaths), sum(n_opioid_deaths_revised) FROM int_overdose_deaths_month "
+                          "WHERE month_start = DATE '2018-05-01'")[0]
+    placed = q(duckdb_url, "SELECT count(*) FROM fct_medical_examiner_cases WHERE is_opioid_related "
+                           "AND neighborhood_id IS NOT NULL AND death_date BETWEEN DATE '2018-05-01' AND DATE '2018-05-31'")
+    assert month[0] == placed[0][0] > 0 and 0 < month[1] <= month[0]
+    window = q(duckdb_url, "SELECT window_export_label, provisional_from FROM int_overdose_window")
+    assert window == [("hub_opioid_2023-08", pd.Timestamp("2018-01-01").date())]
+    voice = q(duckdb_url, "SELECT source, unit_level, count(DISTINCT neighborhood_id) FROM mart_community_voice "
+                          "WHERE indicator_code IN ('HCSNSP', 'CPD_SAFETY') GROUP BY source, unit_level ORDER BY 1, 2")
+    assert voice == [("healthy_chicago_survey", "community_area", 77), ("police_sentiment", "district", 77)]
     # A rerun skips every batch already loaded.
     again = run_feed_group("health", settings=settings)
     assert {s["status"] for s in again} == {"skipped"}
