@@ -112,6 +112,31 @@ def test_health_group_loads_every_row_and_the_later_export_revises(prefect_harne
     voice = q(duckdb_url, "SELECT source, unit_level, count(DISTINCT neighborhood_id) FROM mart_community_voice "
                           "WHERE indicator_code IN ('HCSNSP', 'CPD_SAFETY') GROUP BY source, unit_level ORDER BY 1, 2")
     assert voice == [("healthy_chicago_survey", "community_area", 77), ("police_sentiment", "district", 77)]
+    # The reads the trends flow and the report use: counts per area and day, the span, the panels.
+    check_reads(duckdb_url, settings, month[0])
     # A rerun skips every batch already loaded.
     again = run_feed_group("health", settings=settings)
     assert {s["status"] for s in again} == {"skipped"}
+
+
+def check_reads(url: str, settings, deaths_in_may_2018: int) -> None:
+    from warehouse.health_reads import read_community_voice, read_overdose_months
+    from warehouse.reads import read_overdose_deaths_daily, read_overdose_span
+    from warehouse.resource import Warehouse
+
+    wh = Warehouse(url)
+    try:
+        daily = read_overdose_deaths_daily(wh)
+        assert list(daily.columns) == ["neighborhood_id", "day", "value"] and daily["neighborhood_id"].notna().all()
+        may = daily[(daily["day"] >= "2018-05-01") & (daily["day"] < "2018-06-01")]
+        assert may["value"].sum() == deaths_in_may_2018
+        span = read_overdose_span(wh)
+        assert span.provisional_from == pd.Timestamp("2018-01-01") and span.first_day <= span.last_day <= pd.Timestamp("2018-05-10")
+        months, span2 = read_overdose_months(wh)
+        assert months.loc[months["month_start"] == "2018-05-01", "n_deaths"].sum() == deaths_in_may_2018
+        voice = read_community_voice(wh)
+        assert set(voice["indicator_code"]) == {"HCSNSP", "HCSTLEP"}  # sample sentiment has no sector rows
+        assert set(voice.loc[voice["indicator_code"] == "HCSNSP", "period_label"]) == {"2022-2023"}
+        assert voice.groupby("indicator_code")["neighborhood_id"].nunique().to_dict() == {"HCSNSP": 77, "HCSTLEP": 77}
+    finally:
+        wh.close()
