@@ -71,6 +71,16 @@ def test_overdose_render_shades_the_provisional_window_and_hides_small_counts(ct
     assert 'class="provisional"' not in no_window and "No month is provisional" in no_window
 
 
+def test_area_quarters_sum_months_and_suppress_small_quarters():
+    frame = od.area_quarters(overdose_data(), k=3)
+    assert list(frame["neighborhood_id"].unique()) == ["1", "2", "3"]  # most deaths first: 82, 25, 3
+    q = frame.set_index(["neighborhood_id", "quarter_start"])["n_deaths"]
+    q1, q2 = pd.Timestamp("2018-01-01"), pd.Timestamp("2018-04-01")
+    assert q[("1", q1)] == 42 and q[("1", q2)] == 40
+    assert q[("2", q1)] == 25 and q[("2", q2)] == 0  # zero is shown
+    assert pd.isna(q[("3", q1)]) and q[("3", q2)] == 0  # 3 deaths: suppressed
+
+
 def test_arrests_vs_deaths_rates_and_suppression(ctx):
     frame = od.arrests_vs_deaths(overdose_data(), ctx).set_index("neighborhood_id")
     assert frame.loc["1", "arrests_per_10k"] == pytest.approx(100.0)  # 100 arrests / 10,000 residents

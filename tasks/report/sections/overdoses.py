@@ -117,6 +117,30 @@ def _series(data: OverdoseData) -> str:
                          shade_label="provisional (still being certified)")
 
 
+def area_quarters(data: OverdoseData, k: int = 6) -> pd.DataFrame:
+    """Quarterly deaths of the ``k`` areas with the most deaths (neighborhood_id, quarter_start, n_deaths;
+    every quarter of the coverage, small counts suppressed to null)."""
+    top = data.months.groupby("neighborhood_id")["n_deaths"].sum().sort_values(ascending=False).head(k).index
+    quarters = pd.date_range(data.first_day.to_period("Q").start_time, data.last_day.to_period("Q").start_time,
+                             freq="QS")
+    sub = data.months[data.months["neighborhood_id"].isin(top)].assign(
+        quarter_start=lambda f: f["month_start"].dt.to_period("Q").dt.start_time)
+    n = sub.groupby(["neighborhood_id", "quarter_start"])["n_deaths"].sum()
+    grid = pd.MultiIndex.from_product([list(top), quarters], names=["neighborhood_id", "quarter_start"])
+    out = n.reindex(grid, fill_value=0).rename("n_deaths").reset_index()
+    return suppress_small_cells(out, ["n_deaths"], data.threshold)
+
+
+def _area_series(data: OverdoseData, ctx: ReportContext) -> str:
+    frame = area_quarters(data)
+    charts = [shaded_series(g["quarter_start"], g["n_deaths"].astype("float64"),
+                            title=f"{ctx.names.get(nid, nid)}: deaths per quarter", y_label="deaths",
+                            shade_from=data.provisional_from, shade_label="provisional", height=170)
+              for nid, g in frame.groupby("neighborhood_id", sort=False)]
+    return (f"<h3>The {len(charts)} {escape(ctx.area_label_plural)} with the most deaths, per quarter</h3>"
+            f"<div class='small-multiples grid2'>{''.join(charts)}</div>") if charts else ""
+
+
 def arrests_vs_deaths(data: OverdoseData, ctx: ReportContext) -> pd.DataFrame:
     """Per area over the months both sources cover: drug arrests, deaths (small counts suppressed), rates."""
     lo, hi = data.arrest_window
@@ -165,11 +189,12 @@ def render(data: OverdoseData, ctx: ReportContext) -> str:
               else f"No citywide overdose alerts in trend_signals (metric {METRIC}) yet.")
     caveats = (f"Source: {SOURCE}. Deaths placed in a {ctx.area_label} by coordinates, the examiner's own area "
                "name, the street (offline geocoder) or the ZIP; deaths outside the city are not counted. "
-               f"{prov} {alerts} Counts of 1-{data.threshold} deaths per {ctx.area_label} are not shown.")
+               f"{prov} {alerts} Counts of 1-{data.threshold} deaths per {ctx.area_label} (or per quarter) are not "
+               "shown: the series break there.")
     return (f"<section class='card' id='overdoses'><h2>{escape(SECTION.title)}</h2>"
             f"<div class='grid2'><div><h3>Deaths per 10,000 residents per year, {start:%b %Y}–{end:%b %Y}</h3>"
             f"{_map(data, ctx)}</div><div>{_arrests_panel(data, ctx)}</div></div>"
-            f"{_series(data)}<p class='note'>{escape(caveats)}</p></section>")
+            f"{_series(data)}{_area_series(data, ctx)}<p class='note'>{escape(caveats)}</p></section>")
 
 
 SECTION = Section("overdoses", "Opioid-related deaths", read, render)
