@@ -62,16 +62,16 @@ def sample_city(tmp_path: Path, data_dir: Path) -> tuple[Path, Path, dict]:
     return path, root, expected
 
 
-def test_health_group_loads_every_row_and_the_later_export_revises(prefect_harness, settings_factory, duckdb_url,
+def test_health_group_loads_every_row_and_the_later_export_revises(prefect_harness, settings_factory, warehouse_url,
                                                                    tmp_path, data_dir):
     config, root, n = sample_city(tmp_path, data_dir)
-    settings = settings_factory(duckdb_url, city_config=config, data_dir=root)
+    settings = settings_factory(warehouse_url, city_config=config, data_dir=root)
     out = run_feed_group("health", settings=settings)
 
     assert [(s["source"], s["status"]) for s in out] == [
         ("me_portal_2018h1", "loaded"), ("me_hub_2023", "loaded"), ("community_survey", "loaded"),
         ("community_survey", "loaded"), ("community_survey", "loaded"), ("police_sentiment", "loaded")]
-    audit = q(duckdb_url, "SELECT source, sum(rows_read), sum(rows_loaded), sum(rows_quarantined), "
+    audit = q(warehouse_url, "SELECT source, sum(rows_read), sum(rows_loaded), sum(rows_quarantined), "
                           "sum(rows_inserted), sum(rows_updated) FROM load_audit WHERE status = 'loaded' "
                           "GROUP BY source ORDER BY source")
     assert all(read == loaded + held for _, read, loaded, held, _, _ in audit)
@@ -80,40 +80,40 @@ def test_health_group_loads_every_row_and_the_later_export_revises(prefect_harne
     # Every hub case of the span is also in the portal export: an update, never a new death.
     hub_updated = by_source["me_hub_2023"][4]
     assert hub_updated == n["hub"] - 20
-    n_cases = q(duckdb_url, "SELECT count(*) FROM fct_medical_examiner_cases")[0][0]
+    n_cases = q(warehouse_url, "SELECT count(*) FROM fct_medical_examiner_cases")[0][0]
     assert n_cases == by_source["me_portal_2018h1"][1] + 20
     # The revision history: the flag filled in by the later export, both versions kept.
-    revised = q(duckdb_url, """
+    revised = q(warehouse_url, """
         SELECT count(*) FROM fct_medical_examiner_case_versions o JOIN fct_medical_examiner_case_versions l
           ON o.case_number = l.case_number AND o.export_label = 'portal_all_2018h1'
          AND l.export_label = 'hub_opioid_2023-08'
         WHERE NOT o.is_opioid_related AND l.is_opioid_related""")[0][0]
     assert revised == n["flag_only_in_hub"] > 0
-    stored = q(duckdb_url, "SELECT export_label, is_opioid_related FROM fct_medical_examiner_cases c "
+    stored = q(warehouse_url, "SELECT export_label, is_opioid_related FROM fct_medical_examiner_cases c "
                            "WHERE case_number IN (SELECT case_number FROM fct_medical_examiner_case_versions "
                            "WHERE export_label = 'hub_opioid_2023-08')")
     assert {label for label, _ in stored} == {"hub_opioid_2023-08"} and all(flag for _, flag in stored)
     # Sentiment: the two planted exact duplicates are quarantined with the row they repeat.
-    reasons = q(duckdb_url, "SELECT reason FROM quarantine_police_sentiment")
+    reasons = q(warehouse_url, "SELECT reason FROM quarantine_police_sentiment")
     assert sum(bool(re.match(r"exact duplicate of data row \d+", r)) for (r,) in reasons) == 2
-    windows = q(duckdb_url, "SELECT export_label, provisional_months, last_death_date FROM ref_death_exports "
+    windows = q(warehouse_url, "SELECT export_label, provisional_months, last_death_date FROM ref_death_exports "
                             "ORDER BY export_label")
     assert [(w[0], w[1]) for w in windows] == [("hub_opioid_2023-08", 5), ("portal_all_2018h1", 5)]
-    assert q(duckdb_url, "SELECT count(DISTINCT neighborhood_id) FROM dim_police_unit_crosswalk")[0][0] == 77
+    assert q(warehouse_url, "SELECT count(DISTINCT neighborhood_id) FROM dim_police_unit_crosswalk")[0][0] == 77
     # The models build and test on it: the revised deaths and the provisional window reach the marts.
-    dbt_build(duckdb_url, tmp_path / "work", threshold=1)
-    month = q(duckdb_url, "SELECT sum(n_opioid_deaths), sum(n_opioid_deaths_revised) FROM int_overdose_deaths_month "
+    dbt_build(warehouse_url, tmp_path / "work", threshold=1)
+    month = q(warehouse_url, "SELECT sum(n_opioid_deaths), sum(n_opioid_deaths_revised) FROM int_overdose_deaths_month "
                           "WHERE month_start = DATE '2018-05-01'")[0]
-    placed = q(duckdb_url, "SELECT count(*) FROM fct_medical_examiner_cases WHERE is_opioid_related "
+    placed = q(warehouse_url, "SELECT count(*) FROM fct_medical_examiner_cases WHERE is_opioid_related "
                            "AND neighborhood_id IS NOT NULL AND death_date BETWEEN DATE '2018-05-01' AND DATE '2018-05-31'")
     assert month[0] == placed[0][0] > 0 and 0 < month[1] <= month[0]
-    window = q(duckdb_url, "SELECT window_export_label, provisional_from FROM int_overdose_window")
+    window = q(warehouse_url, "SELECT window_export_label, provisional_from FROM int_overdose_window")
     assert window == [("hub_opioid_2023-08", pd.Timestamp("2018-01-01").date())]
-    voice = q(duckdb_url, "SELECT source, unit_level, count(DISTINCT neighborhood_id) FROM mart_community_voice "
+    voice = q(warehouse_url, "SELECT source, unit_level, count(DISTINCT neighborhood_id) FROM mart_community_voice "
                           "WHERE indicator_code IN ('HCSNSP', 'CPD_SAFETY') GROUP BY source, unit_level ORDER BY 1, 2")
     assert voice == [("healthy_chicago_survey", "community_area", 77), ("police_sentiment", "district", 77)]
     # The reads the trends flow and the report use: counts per area and day, the span, the panels.
-    check_reads(duckdb_url, settings, month[0])
+    check_reads(warehouse_url, settings, month[0])
     # A rerun skips every batch already loaded.
     again = run_feed_group("health", settings=settings)
     assert {s["status"] for s in again} == {"skipped"}
