@@ -19,11 +19,12 @@ from flows.city_inputs import (address_geocoder, city_neighborhoods, city_popula
 from flows.feed_runs import load_batches, raise_if_failed
 from flows.settings import Settings
 from tasks.geocode.case_locations import case_geocoder
-from tasks.ingest.health_feeds import (crosswalk_rows, examiner_adapter, examiner_reader, examiner_spec,
-                                       export_window, sentiment_reader, sentiment_spec, survey_reader, survey_spec)
+from tasks.ingest.health_feeds import (crosswalk_rows, estimated_window, examiner_adapter, examiner_reader,
+                                       examiner_spec, export_window, sentiment_reader, sentiment_spec, survey_reader, survey_spec)
 from tasks.ingest.prefect_tasks import land_file, prepare_warehouse
 from tasks.sources.catalog import CommunitySurveyConfig, MedicalExaminerConfig, PoliceSentimentConfig
-from warehouse.health_refs import record_death_export, replace_police_crosswalk
+from warehouse.health_refs import (read_case_versions, record_death_export, record_estimated_window,
+                                   replace_police_crosswalk)
 from warehouse.resource import Warehouse
 
 
@@ -31,6 +32,15 @@ from warehouse.resource import Warehouse
 def record_export_window(wh: Warehouse, row: dict) -> dict:
     """Write the export's provisional window (its last N months of data) to ref_death_exports."""
     return record_death_export(wh, row)
+
+
+@task(name="estimate-provisional-window", tags=["warehouse"], cache_policy=NO_CACHE)
+def estimate_window(wh: Warehouse) -> tuple[str, str, int] | None:
+    """Estimate the data-lag window from the revisions the stored exports show; store it beside the config's."""
+    found = estimated_window(read_case_versions(wh))
+    if found is not None:
+        record_estimated_window(wh, found[0], found[2])
+    return found
 
 
 @task(name="police-unit-crosswalk", tags=["geocode"], cache_policy=NO_CACHE)
@@ -63,6 +73,10 @@ def medical_examiner_flow(source: str, settings: Settings | None = None) -> list
             window = record_export_window(wh, export_window(source, cfg.label, cfg.layout, cfg.provisional_months))
             log.info("%s: last death %s, provisional window %d months", cfg.label, window["last_death_date"],
                      window["provisional_months"])
+            found = estimate_window(wh)
+            if found is not None:
+                log.info("%s revises %s: opioid-flag completeness puts the provisional window at %d months "
+                         "(config: provisional_months = %d)", found[0], found[1], found[2], cfg.provisional_months)
     publish_batch_artifacts(source, summaries, settings)
     raise_if_failed(source, failures)
     return summaries

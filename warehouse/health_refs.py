@@ -26,6 +26,28 @@ def record_death_export(wh: Warehouse, row: dict) -> dict:
     return out
 
 
+def read_case_versions(wh: Warehouse) -> pd.DataFrame:
+    """Return every stored case version: case_number, export_label, death_date, is_opioid_related, with
+    each export's last death date (for ordering the exports). Stays in the pipeline (person-level table)."""
+    v, ex = metadata.tables["fct_medical_examiner_case_versions"], ref_death_exports
+    query = (select(v.c.case_number, v.c.export_label, v.c.death_date, v.c.is_opioid_related, ex.c.last_death_date)
+             .join(ex, ex.c.export_label == v.c.export_label))
+    with wh.connect() as conn:
+        rows = conn.execute(query).all()
+    frame = pd.DataFrame(rows, columns=["case_number", "export_label", "death_date", "is_opioid_related",
+                                        "last_death_date"])
+    frame["death_date"] = pd.to_datetime(frame["death_date"])
+    frame["last_death_date"] = pd.to_datetime(frame["last_death_date"])
+    return frame
+
+
+def record_estimated_window(wh: Warehouse, export_label: str, months: int | None) -> None:
+    """Store the provisional window estimated from ``export_label``'s revisions of an older export."""
+    with wh.begin() as conn:
+        conn.execute(ref_death_exports.update().where(ref_death_exports.c.export_label == export_label)
+                     .values(estimated_provisional_months=months))
+
+
 def replace_police_crosswalk(wh: Warehouse, rows: pd.DataFrame) -> int:
     """Replace the crosswalk table's contents (one transaction); return rows written."""
     cols = [c.name for c in dim_police_unit_crosswalk.columns]

@@ -212,6 +212,8 @@ ref_death_exports = Table(
     Column("provisional_months", Integer, nullable=False,
            comment="the export's last N months of data are provisional (reported late)"),
     Column("last_death_date", Date, comment="latest local date of death the export holds"),
+    Column("estimated_provisional_months", Integer,
+           comment="window estimated from this export's revisions of the previous one (opioid-flag completeness)"),
     Column("loaded_at", DateTime, nullable=False),
     comment="one row per medical-examiner export: its data-lag (provisional) window",
 )

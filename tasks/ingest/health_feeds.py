@@ -28,6 +28,7 @@ from schemas.medical_examiner import ME_CASE_VERSIONS, ME_CASES
 from tasks.geocode.crosswalk import police_crosswalk
 from tasks.ingest.feed_spec import FeedSpec
 from tasks.sources import community_survey, medical_examiner, police_sentiment
+from tasks.trends.provisional import estimate_provisional_months, flag_completeness
 
 REPO = Path(__file__).resolve().parents[2]
 SUITES = {name: REPO / "expectations" / f"{name}.json"
@@ -63,6 +64,23 @@ def examiner_spec(source: str, adapter, geocode: Callable[[pd.DataFrame], pd.Dat
 def export_window(source: str, label: str, layout: str, provisional_months: int) -> dict:
     """Return the ``ref_death_exports`` row of an export (its last death date is read after the load)."""
     return {"export_label": label, "source": source, "layout": layout, "provisional_months": int(provisional_months)}
+
+
+def estimated_window(versions: pd.DataFrame, threshold: float = 0.9) -> tuple[str, str, int] | None:
+    """Return (newest export, the older export it revises, estimated provisional months) from stored
+    case versions (``warehouse.health_refs.read_case_versions``), or None with fewer than two exports.
+
+    The older export's opioid-flagged deaths per month over the newest's for the same months is
+    its completeness at ``months_back`` (``tasks.trends.provisional``); the window is the run of
+    most recent months below ``threshold``."""
+    order = versions.drop_duplicates("export_label").sort_values("last_death_date")["export_label"].tolist()
+    if len(order) < 2:
+        return None
+    newest, older = order[-1], order[-2]
+    early, late = versions[versions["export_label"] == older], versions[versions["export_label"] == newest]
+    if early.empty or not early["death_date"].notna().any():
+        return None
+    return newest, older, estimate_provisional_months(flag_completeness(early, late), threshold)
 
 
 # -- survey indicators -----------------------------------------------------------------------

@@ -51,3 +51,6 @@ def test_health_group_on_the_real_files(prefect_harness, settings_factory, duckd
     assert early == 369 and stored >= 562
     window = q(duckdb_url, "SELECT window_export_label, CAST(provisional_from AS VARCHAR) FROM int_overdose_window")
     assert window == [("hub_opioid_2023-08", "2023-03-01")]
+    # The same window estimated from the revisions the two exports show (opioid-flag completeness < 0.9).
+    assert q(duckdb_url, "SELECT estimated_provisional_months FROM ref_death_exports "
+                         "WHERE export_label = 'hub_opioid_2023-08'") == [(5,)]

@@ -11,7 +11,7 @@ import pytest
 
 from tasks.geocode.case_locations import case_geocoder
 from tasks.geocode.points import load_neighborhoods
-from tasks.ingest.health_feeds import (case_versions, examiner_adapter, examiner_spec, sentiment_reader,
+from tasks.ingest.health_feeds import (case_versions, estimated_window, examiner_adapter, examiner_spec, sentiment_reader,
                                        sentiment_spec, survey_reader, survey_spec)
 from tasks.ingest.landing import file_sha256, land_batches
 from tasks.ingest.stages import geocode_batch, standardize_batch, validate_staged
@@ -109,3 +109,19 @@ def test_case_level_objects_are_closed_to_analysts(name):
                                   "mart_community_voice", "ref_death_exports"])
 def test_aggregated_marts_are_open_to_analysts(name):
     assert analyst_may_read(name, restricted_models())
+
+
+def test_estimated_window_from_two_exports():
+    # Early export (ends 2018-03): Jan complete, Feb 2 of 4, Mar 1 of 4 flagged -> 2 months below 0.9.
+    rows = []
+    for month, n_late, n_early in (("2018-01-15", 4, 4), ("2018-02-15", 4, 2), ("2018-03-15", 4, 1)):
+        for i in range(n_late):
+            case = f"{month}-{i}"
+            rows.append((case, "late", month, True, "2023-07-27"))
+            rows.append((case, "early", month, i < n_early, "2018-03-31"))
+    versions = pd.DataFrame(rows, columns=["case_number", "export_label", "death_date", "is_opioid_related",
+                                           "last_death_date"])
+    versions["death_date"] = pd.to_datetime(versions["death_date"])
+    versions["last_death_date"] = pd.to_datetime(versions["last_death_date"])
+    assert estimated_window(versions) == ("late", "early", 2)
+    assert estimated_window(versions[versions["export_label"] == "late"]) is None
