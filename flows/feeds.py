@@ -15,7 +15,7 @@ from flows.settings import Settings
 from schemas.errors import ConfigError, PulseError
 
 # Stage groups in run order; a group runs its sources in the order the config lists them.
-GROUPS = ("police", "treatment", "programs")
+GROUPS = ("police", "treatment", "programs", "health")
 
 # adapter -> (group, "module:flow")
 FEED_FLOWS: dict[str, tuple[str, str]] = {
@@ -26,6 +26,9 @@ FEED_FLOWS: dict[str, tuple[str, str]] = {
     "treatment_provider": ("treatment", "flows.treatment:treatment_flow"),
     "programs_cpl": ("programs", "flows.programs:library_programs_flow"),
     "programs_demo": ("programs", "flows.programs:demo_programs_flow"),
+    "medical_examiner": ("health", "flows.health:medical_examiner_flow"),
+    "community_survey": ("health", "flows.health:survey_indicators_flow"),
+    "police_sentiment": ("health", "flows.health:police_sentiment_flow"),
 }
 
 

@@ -88,3 +88,22 @@ ME_CASES = EntitySchema(
                            "secondary_cause", "residence_city", "residence_zip"),
     },
 )
+
+# One row per case and export: what each export said about the case (the opioid flag's revision
+# history). Written beside fct_medical_examiner_cases in the same merge transaction.
+ME_CASE_VERSIONS = EntitySchema(
+    name="medical_examiner_case_versions",
+    table="fct_medical_examiner_case_versions",
+    grain="one row per case_number x export_label: the case as that export wrote it",
+    key=("case_number", "export_label"),
+    person_level=True,
+    columns=(
+        Column("case_number", "string", nullable=False),
+        Column("export_label", "string", nullable=False, doc="Config label of the export."),
+        Column("edited_at", "timestamp", nullable=False, doc="The export's version time for the case."),
+        Column("death_date", "date", nullable=False, doc="Local date of death as that export wrote it."),
+        Column("manner", "string", allowed=MANNERS),
+        Column("is_opioid_related", "bool", nullable=False, doc="The opioid flag in that export."),
+        Column("neighborhood_id", "string", doc="Where that export's fields placed the case."),
+    ),
+)

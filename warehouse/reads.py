@@ -75,6 +75,73 @@ def read_admissions_daily(wh: Warehouse) -> tuple[pd.DataFrame, Span | None, boo
     return frame, Span(frame["day"].min(), frame["day"].max()), bool(synthetic)
 
 
+def read_overdose_deaths_daily(wh: Warehouse) -> pd.DataFrame:
+    """Return opioid-related deaths per community area and local date of death (``DAILY_COLUMNS``),
+    metric ``overdose_deaths``. Only cases placed in an area: a case without one died outside the
+    city (the archive covers Cook County), so there is no null-id row. Counts leave the database,
+    never case rows."""
+    t = metadata.tables["fct_medical_examiner_cases"]
+    day = cast(t.c.death_date, Date).label("day")
+    query = (select(t.c.neighborhood_id, day, func.count().label("value"))
+             .where(t.c.is_opioid_related.is_(True), t.c.neighborhood_id.is_not(None))
+             .group_by(t.c.neighborhood_id, day))
+    return _daily_frame(wh, query)
+
+
+@dataclass(frozen=True)
+class OverdoseSpan(Span):
+    """The overdose series' coverage and the first day of its provisional window (None: none).
+
+    Days from ``provisional_from`` on are provisional (deaths still being certified): shade them,
+    and keep them out of detector baselines."""
+
+    provisional_from: pd.Timestamp | None = None
+
+
+def read_overdose_span(wh: Warehouse) -> OverdoseSpan | None:
+    """Return the overdose series' span (like ``int_overdose_window``), or None before any export loaded.
+
+    Coverage starts at the first month of the last uninterrupted run of months holding
+    opioid-related deaths (the archive starts 2014-08; a stray earlier case is left out) and ends
+    with the latest death; the provisional window is the last ``provisional_months`` months of
+    the export whose data ends last (``ref_death_exports``)."""
+    t, ex = metadata.tables["fct_medical_examiner_cases"], metadata.tables["ref_death_exports"]
+    with wh.connect() as conn:
+        days = conn.execute(select(cast(t.c.death_date, Date)).where(t.c.is_opioid_related.is_(True)).distinct()).scalars().all()
+        latest = conn.execute(select(ex.c.last_death_date, ex.c.provisional_months)
+                              .where(ex.c.last_death_date.is_not(None))
+                              .order_by(ex.c.last_death_date.desc(), ex.c.export_label).limit(1)).first()
+    if not days:
+        return None
+    months = pd.PeriodIndex(pd.to_datetime(pd.Series(days)).dt.to_period("M").unique()).sort_values()
+    gaps = [i for i in range(1, len(months)) if months[i] != months[i - 1] + 1]
+    first = months[gaps[-1]] if gaps else months[0]
+    last_day = pd.Timestamp(max(days))
+    provisional = None
+    if latest is not None and int(latest[1]) > 0:
+        provisional = (pd.Period(pd.Timestamp(latest[0]), "M") - (int(latest[1]) - 1)).start_time
+    return OverdoseSpan(first.start_time, last_day, provisional)
+
+
+def read_overdose_deaths_counts(wh: Warehouse) -> tuple[pd.DataFrame, Span | None, bool]:
+    """Return opioid-related deaths per area and day up to the provisional window, their span and False.
+
+    The trends metric ``overdose_deaths`` (``tasks.trends.prepare.Metric.read``): days from the
+    provisional window on are left out, so late-certified deaths never read as a fall and never
+    enter a detector's baseline (the report shades them instead).
+    """
+    span = read_overdose_span(wh)
+    if span is None:
+        return pd.DataFrame(columns=DAILY_COLUMNS), None, False
+    last = span.last_day if span.provisional_from is None else span.provisional_from - pd.Timedelta(days=1)
+    if last < span.first_day:
+        return pd.DataFrame(columns=DAILY_COLUMNS), None, False
+    daily = read_overdose_deaths_daily(wh)
+    days = pd.to_datetime(daily["day"])
+    daily = daily[(days >= span.first_day) & (days <= last)].reset_index(drop=True)
+    return daily, Span(span.first_day, last), False
+
+
 def read_neighborhoods(wh: Warehouse) -> pd.DataFrame:
     """Return one row per neighborhood: neighborhood_id, name, population, geometry_wkt."""
     t = dim_neighborhoods

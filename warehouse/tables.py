@@ -15,7 +15,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import PrimaryKeyConstraint
 
 from schemas.base import EntitySchema
+from schemas.community_voice import SENTIMENT_SCORES, SURVEY_INDICATORS
 from schemas.incidents import INCIDENT_OFFENSES, INCIDENTS
+from schemas.medical_examiner import ME_CASE_VERSIONS, ME_CASES
 from schemas.programs import PROGRAMS, ROSTER, SESSIONS
 from schemas.treatment import ADMISSIONS, FACILITIES, TEDS_STATE_ADMISSIONS
 from schemas.trend_results import ALERT_EPISODE_TABLE_COLUMNS, PROGRAM_IMPACT_COLUMNS, TREND_SIGNAL_COLUMNS
@@ -69,11 +71,18 @@ for _schema in ENTITIES:
     entity_table(_schema)
     quarantine_table(_schema.name)
 
+# Health outcomes and community voice (issue 12).
+HEALTH_ENTITIES = (ME_CASES, ME_CASE_VERSIONS, SURVEY_INDICATORS, SENTIMENT_SCORES)
+for _schema in HEALTH_ENTITIES:
+    entity_table(_schema)
+    if _schema is not ME_CASE_VERSIONS:  # versions are written beside the cases, never quarantined alone
+        quarantine_table(_schema.name)
+
 fct_incidents = metadata.tables[INCIDENTS.table]
 quarantine_incidents = metadata.tables["quarantine_incidents"]
 
 # Tables analysts must not read: person-level facts, quarantined raw rows, the geocode cache.
-PERSON_LEVEL_TABLES = tuple(s.table for s in ENTITIES if s.person_level)
+PERSON_LEVEL_TABLES = tuple(s.table for s in (*ENTITIES, *HEALTH_ENTITIES) if s.person_level)
 
 load_audit = Table(
     "load_audit", metadata,
@@ -233,4 +242,33 @@ ref_teds_codes = Table(
     Column("is_missing", Boolean, nullable=False, comment="the -9 'missing/unknown' code"),
     Column("frequency_2017", BigInteger, comment="national 2017 TEDS-A admissions with this code"),
     comment="one row per TEDS-A codebook variable and code (2017 value labels)",
+)
+
+
+# -- health feeds' reference tables (written by flows/health.py) ----------------------------
+
+ref_death_exports = Table(
+    "ref_death_exports", metadata,
+    Column("export_label", Text, primary_key=True, comment="config label of a medical-examiner export"),
+    Column("source", Text, nullable=False, comment="the [sources.<slug>] it was loaded from"),
+    Column("layout", Text, nullable=False, comment="hub | portal"),
+    Column("provisional_months", Integer, nullable=False,
+           comment="the export's last N months of data are provisional (reported late)"),
+    Column("last_death_date", Date, comment="latest local date of death the export holds"),
+    Column("estimated_provisional_months", Integer,
+           comment="window estimated from this export's revisions of the previous one (opioid-flag completeness)"),
+    Column("loaded_at", DateTime, nullable=False),
+    comment="one row per medical-examiner export: its data-lag (provisional) window",
+)
+
+dim_police_unit_crosswalk = Table(
+    "dim_police_unit_crosswalk", metadata,
+    Column("unit_level", Text, primary_key=True, comment="district | sector"),
+    Column("unit_id", Text, primary_key=True, comment="district number or sector code (1610)"),
+    Column("neighborhood_id", Text, primary_key=True),
+    Column("overlap_km2", Double),
+    Column("target_share", Double, comment="share of the community area's land in the unit"),
+    Column("source_share", Double, comment="share of the unit's land in the community area"),
+    Column("weight", Double, nullable=False, comment="population weight; sums to 1 per area and level"),
+    comment="police district/sector -> community area weights (tasks/geocode/crosswalk.py)",
 )

@@ -34,6 +34,9 @@ class FeedSpec:
     refresh_columns: tuple[str, ...] = ()
     # What to change when the key repeats within a batch (the unique-key expectation failed).
     duplicate_key_advice: str | None = None
+    # Feeds that keep what each export said (``child`` rows from the canonical rows, e.g. the
+    # medical examiner's case versions): merged into ``child`` in the same transaction.
+    history: Callable[[pd.DataFrame], pd.DataFrame] | None = None
 
     @property
     def unique_rows(self) -> bool:

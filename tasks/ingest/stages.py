@@ -123,7 +123,7 @@ def validate_staged(spec: FeedSpec, staged: Staged) -> Checked:
 
 def geocode_batch(spec: FeedSpec, staged: Staged, checked: Checked) -> Placed:
     """Return the batch's valid rows geocoded and staged as canonical parts, with every quarantine row."""
-    parts, ungeocodable, precision, rows_valid = [], [], {}, 0
+    parts, ungeocodable, precision, rows_valid, history = [], [], {}, 0, []
     for i, path in enumerate(staged.parts):
         frame = pq.read_table(path).to_pandas()
         frame.index = pd.Index(frame.pop(ROW).to_numpy())
@@ -138,6 +138,8 @@ def geocode_batch(spec: FeedSpec, staged: Staged, checked: Checked) -> Placed:
             canonical = canonical.assign(**{c: valid[c] for c in spec.carry_columns})
         if len(canonical):
             parts.append(write_part(staged.folder, f"part-{i:06d}", canonical))
+            if spec.history is not None:
+                history.append(write_part(staged.folder, f"history-{i:06d}", spec.history(canonical)))
             rows_valid += len(canonical)
             if "geocode_precision" in canonical:
                 for k, v in canonical["geocode_precision"].value_counts().items():
@@ -151,7 +153,7 @@ def geocode_batch(spec: FeedSpec, staged: Staged, checked: Checked) -> Placed:
                if len(quarantine) else {})
     n_quarantined = int(quarantine["row_index"].nunique()) if len(quarantine) else 0
     return Placed(staged.batch, staged.folder, parts, qpart, rows_valid, n_quarantined, checked.results,
-                  precision, reasons)
+                  precision, reasons, child_parts=history)
 
 
 def collapse_batch(wh: Warehouse, spec: FeedSpec, placed: Placed) -> Placed:

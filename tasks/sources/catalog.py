@@ -5,6 +5,8 @@ The city config parser (``flows.settings``) validates every source table with th
 """
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from schemas.city_config import IncidentSourceConfig, SourceConfig
@@ -44,6 +46,42 @@ class FacilitiesConfig(SourceConfig):
     files: list[str] = Field(description="The three facility listings the adapter knows (data dir).")
 
 
+class MedicalExaminerConfig(SourceConfig):
+    """One export of the Cook County Medical Examiner case archive (one table per export)."""
+
+    file: str = Field(description="The export (CSV or CSV.gz), relative to the data dir.")
+    layout: Literal["hub", "portal"] = Field(description="hub = ArcGIS Hub schema (UTC, Yes/No); portal = "
+                                                          "Socrata schema (local time, true/empty flags).")
+    label: str = Field(description="Name of the export in the warehouse (export_label), e.g. hub_opioid_2023-08.")
+    exported_at: str | None = Field(None, description="Local ISO time the export was taken: the version of its "
+                                                      "rows when the layout has no edit-time column (portal).")
+    timezone: str | None = Field(None, description="Zone of the export's timestamps (default: the layout's).")
+    columns: dict[str, str] = Field(default_factory=dict, description="Canonical field -> source column "
+                                                                      "overrides.")
+    provisional_months: int = Field(5, ge=0, description="Data-lag window: the export's last N months of data "
+                                                         "are provisional (5 = estimated from the 2018 and 2023 "
+                                                         "exports, tasks/trends/provisional.py).")
+    address_fallback: bool = Field(True, description="Place cases without coordinates by their street "
+                                                     "(offline geocoder) and ZIP when the incident city is the city.")
+
+    def adapter_table(self) -> dict:
+        """The table ``tasks.sources.medical_examiner.ExportConfig.from_config`` reads."""
+        keys = ("adapter", "layout", "label", "exported_at", "timezone", "columns")
+        return {k: v for k, v in self.model_dump().items() if k in keys and v not in (None, {})}
+
+
+class CommunitySurveyConfig(SourceConfig):
+    files: list[str] = Field(description="Chicago Health Atlas 'Data Download - Community areas' files (data dir).")
+    encoding: str = Field("utf-8-sig", description="Text encoding of the files.")
+
+
+class PoliceSentimentConfig(SourceConfig):
+    files: list[str] = Field(description="CPD Police Sentiment Scores exports (CSV or CSV.gz, data dir).")
+    beats_file: str = Field("chicago_boundaries/police_beats.geojson",
+                            description="Police beat polygons (sectors are beats grouped by 3 digits).")
+    districts_file: str = Field("chicago_boundaries/police_districts.geojson", description="Police district polygons.")
+
+
 SOURCE_MODELS: dict[str, type[SourceConfig]] = {
     "police_chicago": PoliceChicagoConfig,
     "mapped": MappedSourceConfig,
@@ -52,4 +90,7 @@ SOURCE_MODELS: dict[str, type[SourceConfig]] = {
     "treatment_provider": TreatmentProviderConfig,
     "treatment_teds": TedsConfig,
     "treatment_facilities": FacilitiesConfig,
+    "medical_examiner": MedicalExaminerConfig,
+    "community_survey": CommunitySurveyConfig,
+    "police_sentiment": PoliceSentimentConfig,
 }

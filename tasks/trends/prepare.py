@@ -44,6 +44,11 @@ class Metric:
 METRICS: tuple[Metric, ...] = (
     Metric("drug_incidents", "read_drug_incidents_counts", required=True),
     Metric("admissions", "read_admissions_daily", methods=("mann_kendall",), people=True),
+    # Deaths are few per area and day: the same detectors (their minimum-count rules keep sparse areas
+    # quiet); the impact estimators read program areas' deaths as a second outcome. Not ``people``:
+    # the medical examiner publishes every case with its place and date, so counts per area and day
+    # reveal nothing the public archive does not (the marts' demographic breakdowns are suppressed).
+    Metric("overdose_deaths", "read_overdose_deaths_counts"),
 )
 
 

@@ -52,4 +52,6 @@ SECTIONS: tuple[str, ...] = (  # module names under tasks.report.sections, in re
     "scan_clusters",
     "program_impact",
     "trends",
+    "overdoses",
+    "community_voice",
 )

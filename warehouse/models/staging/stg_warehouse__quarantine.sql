@@ -20,3 +20,12 @@ FROM {{ source('programs', 'quarantine_program_sessions') }}
 UNION ALL
 SELECT 'session_roster' AS entity, source, batch_id, row_index, source_row, expectation, column_name, reason, quarantined_at
 FROM {{ source('programs', 'quarantine_session_roster') }}
+UNION ALL
+SELECT 'medical_examiner_cases' AS entity, source, batch_id, row_index, source_row, expectation, column_name, reason, quarantined_at
+FROM {{ source('health', 'quarantine_medical_examiner_cases') }}
+UNION ALL
+SELECT 'survey_indicators' AS entity, source, batch_id, row_index, source_row, expectation, column_name, reason, quarantined_at
+FROM {{ source('health', 'quarantine_survey_indicators') }}
+UNION ALL
+SELECT 'police_sentiment' AS entity, source, batch_id, row_index, source_row, expectation, column_name, reason, quarantined_at
+FROM {{ source('health', 'quarantine_police_sentiment') }}
