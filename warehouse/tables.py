@@ -7,7 +7,11 @@ from __future__ import annotations
 from sqlalchemy import (Boolean, Column, Date, DateTime, Double, BigInteger, Integer, MetaData, String, Table, Text)
 
 from schemas.base import EntitySchema
+from schemas.arrests import ARRESTS
+from schemas.discharges import TEDS_STATE_DISCHARGES, TREATMENT_DISCHARGES
 from schemas.incidents import INCIDENT_OFFENSES, INCIDENTS
+from schemas.outcome_results import OUTCOME_RESULT_TABLES
+from schemas.outcomes import OUTCOME_TABLES
 from schemas.programs import PROGRAMS, ROSTER, SESSIONS
 from schemas.treatment import ADMISSIONS, FACILITIES, TEDS_STATE_ADMISSIONS
 from schemas.trend_results import PROGRAM_IMPACT_COLUMNS, TREND_SIGNAL_COLUMNS
@@ -56,8 +60,14 @@ for _schema in ENTITIES:
 fct_incidents = metadata.tables[INCIDENTS.table]
 quarantine_incidents = metadata.tables["quarantine_incidents"]
 
+# Outcome feeds (issue 11): person-level arrests and provider discharges, TEDS-D state rows.
+OUTCOME_FEEDS = (ARRESTS, TREATMENT_DISCHARGES, TEDS_STATE_DISCHARGES)
+for _schema in OUTCOME_FEEDS:
+    entity_table(_schema)
+    quarantine_table(_schema.name)
+
 # Tables analysts must not read: person-level facts, quarantined raw rows, the geocode cache.
-PERSON_LEVEL_TABLES = tuple(s.table for s in ENTITIES if s.person_level)
+PERSON_LEVEL_TABLES = tuple(s.table for s in (*ENTITIES, *OUTCOME_FEEDS) if s.person_level)
 
 load_audit = Table(
     "load_audit", metadata,
@@ -191,3 +201,20 @@ ref_teds_codes = Table(
     Column("frequency_2017", BigInteger, comment="national 2017 TEDS-A admissions with this code"),
     comment="one row per TEDS-A codebook variable and code (2017 value labels)",
 )
+
+
+# -- outcome results (derived: each outcomes step replaces them; issue 11) --------------------
+
+def result_table(schema: EntitySchema) -> Table:
+    """Return a derived results table: the schema's columns plus ``computed_at`` (no lineage)."""
+    cols = [Column(c.name, SQL_TYPES[c.type](), nullable=c.nullable, comment=c.doc or None) for c in schema.columns]
+    return Table(schema.table, metadata, *cols, Column("computed_at", DateTime, nullable=False), comment=schema.grain)
+
+
+for _schema in (*OUTCOME_TABLES, *OUTCOME_RESULT_TABLES):
+    result_table(_schema)
+
+# Linked person-level rows and unsuppressed estimates (OUTCOME_TABLES) and the suppressed results the
+# dbt marts read (OUTCOME_RESULT_TABLES): none is readable by analysts; they read the mart_ models.
+RESTRICTED_RESULT_TABLES = tuple(s.table for s in (*OUTCOME_TABLES, *OUTCOME_RESULT_TABLES))
+PERSON_LEVEL_TABLES = (*PERSON_LEVEL_TABLES, *RESTRICTED_RESULT_TABLES)

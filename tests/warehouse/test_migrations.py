@@ -131,10 +131,10 @@ def test_new_revision_follows_the_head(tmp_path):
     copy = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
     path = new_revision("Add load_audit.duration_seconds", directory=copy)
-    assert path.name == "0004_add_load_audit_duration.py"
+    assert path.name == "0006_add_load_audit_duration.py"
     text = path.read_text()
-    assert "down_revision = '0003_incident_grain_new_feeds'" in text and "idempotent" in text
-    assert head_revision(copy) == "0004_add_load_audit_duration"
+    assert "down_revision = '0005_outcome_feeds'" in text and "idempotent" in text
+    assert head_revision(copy) == "0006_add_load_audit_duration"
 
 
 # -- The Prefect server itself on PostgreSQL ------------------------------------------------
