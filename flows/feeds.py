@@ -15,7 +15,7 @@ from flows.settings import Settings
 from schemas.errors import ConfigError, PulseError
 
 # Stage groups in run order; a group runs its sources in the order the config lists them.
-GROUPS = ("police", "treatment", "programs")
+GROUPS = ("police", "treatment", "programs", "outcomes")
 
 # adapter -> (group, "module:flow")
 FEED_FLOWS: dict[str, tuple[str, str]] = {
@@ -26,6 +26,11 @@ FEED_FLOWS: dict[str, tuple[str, str]] = {
     "treatment_provider": ("treatment", "flows.treatment:treatment_flow"),
     "programs_cpl": ("programs", "flows.programs:library_programs_flow"),
     "programs_demo": ("programs", "flows.programs:demo_programs_flow"),
+    "treatment_discharges_teds": ("treatment", "flows.outcomes:teds_discharges_flow"),
+    # After programs (the demo arrests reuse the rosters); the measures step last, after the feeds.
+    "arrests_export": ("outcomes", "flows.outcomes:arrests_flow"),
+    "treatment_discharges_provider": ("outcomes", "flows.outcomes:provider_discharges_flow"),
+    "outcome_measures": ("outcomes", "flows.outcomes:outcome_measures_flow"),
 }
 
 

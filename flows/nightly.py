@@ -36,6 +36,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("police", "flows.feeds:run_feed_group", ("ingest",), scales_out=True),
     Stage("treatment", "flows.feeds:run_feed_group", ("ingest", "treatment")),
     Stage("programs", "flows.feeds:run_feed_group", ("ingest", "programs")),
+    Stage("outcomes", "flows.feeds:run_feed_group", ("ingest", "outcomes")),
     Stage("models", "flows.models:models_flow", ("warehouse",)),
     Stage("trends", "flows.trends:trends_flow", ("trends",), needs=("models",)),
     Stage("report", "flows.report:report_flow", ("report",), needs=("trends",)),

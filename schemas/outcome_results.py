@@ -11,6 +11,10 @@ over them (which suppress again), never these tables.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import pandas as pd
+
 from schemas.base import Column, EntitySchema
 from schemas.outcomes import CHARGES, ROLES
 
@@ -92,3 +96,25 @@ TEDS_BENCHMARK_RESULTS = EntitySchema(
 )
 
 OUTCOME_RESULT_TABLES = (PROGRAM_RESULTS, AREA_TREATMENT_RESULTS, SURVIVAL_RESULTS, TEDS_BENCHMARK_RESULTS)
+
+
+class OutcomeInputs(NamedTuple):
+    arrests: pd.DataFrame  # ARRESTS columns (fct_arrests)
+    roster: pd.DataFrame  # session_id, participant_key (fct_session_roster)
+    sessions: pd.DataFrame  # session_id, program_id, session_date (fct_program_sessions of the evaluated programs)
+    admissions: pd.DataFrame  # admission_id, client_key, admitted_on, neighborhood_id, referral_source
+    discharges: pd.DataFrame  # TREATMENT_DISCHARGES columns
+    teds: pd.DataFrame  # TEDS_STATE_DISCHARGES columns
+    is_synthetic: bool  # any person-level input row is synthetic
+
+
+class OutcomeResults(NamedTuple):
+    linked: pd.DataFrame  # LINKED_PERSONS (restricted)
+    sets: pd.DataFrame  # OUTCOME_SETS (restricted)
+    estimates: pd.DataFrame  # OUTCOME_ESTIMATES (restricted: unsuppressed counts)
+    curves: pd.DataFrame  # OUTCOME_CURVES (restricted)
+    program: pd.DataFrame  # PROGRAM_RESULTS (suppressed)
+    area: pd.DataFrame  # AREA_TREATMENT_RESULTS (suppressed)
+    survival: pd.DataFrame  # SURVIVAL_RESULTS (suppressed)
+    benchmark: pd.DataFrame  # TEDS_BENCHMARK_RESULTS (public)
+    notes: list[str]  # what could not be estimated and why (one line each)
