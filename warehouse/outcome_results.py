@@ -62,11 +62,11 @@ def read_outcome_inputs(wh: Warehouse, programs_source: str) -> OutcomeInputs:
 
 def replace_outcome_tables(wh: Warehouse, results: OutcomeResults, computed_at: datetime) -> dict[str, int]:
     """Replace every outcome result table in ONE transaction; return rows written per table."""
-    frames = dict(zip((*OUTCOME_TABLES, *OUTCOME_RESULT_TABLES),
+    frames = list(zip((*OUTCOME_TABLES, *OUTCOME_RESULT_TABLES),
                       (results.linked, results.sets, results.estimates, results.curves,
                        results.program, results.area, results.survival, results.benchmark)))
     with wh.begin() as conn:
-        for schema, frame in frames.items():
+        for schema, frame in frames:
             table = metadata.tables[schema.table]
             conn.execute(table.delete())
             if len(frame):
@@ -77,7 +77,7 @@ def replace_outcome_tables(wh: Warehouse, results: OutcomeResults, computed_at: 
                     elif str(typed[c].dtype) in ("Int64", "boolean", "Float64"):
                         typed[c] = typed[c].astype(object).where(typed[c].notna(), None)
                 wh.insert_frame(conn, table.name, typed.assign(computed_at=computed_at).reset_index(drop=True))
-    return {s.table: len(f) for s, f in frames.items()}
+    return {s.table: len(f) for s, f in frames}
 
 
 def read_admission_ids(wh: Warehouse) -> list[str]:

@@ -41,10 +41,9 @@ def compute_outcomes(inputs: OutcomeInputs, threshold: int, *, k: int = 5, seed:
     end = data_end(inputs.arrests)
     if end is None or part.empty:
         notes.append("no re-arrest estimates: " + ("no arrests are loaded" if end is None else "no program participants"))
-        empty = {s: pd.DataFrame(columns=list(s.column_names)) for s in (OUTCOME_SETS, OUTCOME_ESTIMATES, OUTCOME_CURVES,
-                                                                          PROGRAM_RESULTS, SURVIVAL_RESULTS)}
-        sets, estimates, curves = empty[OUTCOME_SETS], empty[OUTCOME_ESTIMATES], empty[OUTCOME_CURVES]
-        program, survival = empty[PROGRAM_RESULTS], empty[SURVIVAL_RESULTS]
+        sets, estimates, curves, program, survival = (
+            pd.DataFrame(columns=list(s.column_names))
+            for s in (OUTCOME_SETS, OUTCOME_ESTIMATES, OUTCOME_CURVES, PROGRAM_RESULTS, SURVIVAL_RESULTS))
     else:
         effects = program_effects(part, inputs.arrests, end, k=k, seed=seed)
         for reason, n in effects.matching.unmatched["reason"].value_counts().items():
