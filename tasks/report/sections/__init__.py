@@ -47,4 +47,4 @@ class Section:
     render: Callable[[Any, ReportContext], str]
 
 
-SECTIONS: tuple[str, ...] = ()  # module names under tasks.report.sections, in report order
+SECTIONS: tuple[str, ...] = ("outcomes",)  # module names under tasks.report.sections, in report order
