@@ -20,3 +20,12 @@ FROM {{ source('programs', 'quarantine_program_sessions') }}
 UNION ALL
 SELECT 'session_roster' AS entity, source, batch_id, row_index, source_row, expectation, column_name, reason, quarantined_at
 FROM {{ source('programs', 'quarantine_session_roster') }}
+UNION ALL
+SELECT 'arrests' AS entity, source, batch_id, row_index, source_row, expectation, column_name, reason, quarantined_at
+FROM {{ source('outcomes', 'quarantine_arrests') }}
+UNION ALL
+SELECT 'treatment_discharges' AS entity, source, batch_id, row_index, source_row, expectation, column_name, reason, quarantined_at
+FROM {{ source('outcomes', 'quarantine_treatment_discharges') }}
+UNION ALL
+SELECT 'teds_state_discharges' AS entity, source, batch_id, row_index, source_row, expectation, column_name, reason, quarantined_at
+FROM {{ source('outcomes', 'quarantine_teds_state_discharges') }}
