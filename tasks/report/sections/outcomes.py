@@ -53,7 +53,11 @@ def finding(programs: pd.DataFrame, window: int = WINDOW, charge: str = CHARGE) 
         parts.append(f"participants of {escape(str(r.program_name or r.program_id))} were re-arrested more often "
                      f"(risk ratio {r.risk_ratio:.2f}, {r.ci_low:.2f}–{r.ci_high:.2f})")
     rest = len(p) - len(lower) - len(higher)
-    text = "; ".join(parts) if parts else "no program's participants differed clearly from matched non-participants"
+    text = "; ".join(parts) if parts else (
+        f"no program's participants differed clearly from matched non-participants in re-arrest within {window} "
+        f"months (risk ratios {p['risk_ratio'].min():.2f} to {p['risk_ratio'].max():.2f}, every 95% interval "
+        "including 1" + (f", with {int(p['n_sets'].dropna().min())} or more matched participants per program"
+                          if p["n_sets"].notna().any() else "") + ")")
     tail = (f"; for {rest} other program{'s' if rest != 1 else ''} the interval includes no difference"
             if parts and rest else "")
     return text[0].upper() + text[1:] + tail + "."
