@@ -163,7 +163,7 @@ def render(data: dict, ctx: ReportContext) -> str:
     if synthetic:
         note += (" The arrests are SYNTHETIC (generated from the real arrest counts with a planted effect); "
                  "these figures demonstrate the method, not any real program.")
-    return (f'<section class="card"><h2>Outcomes: re-arrest and treatment{badge}</h2>{"".join(out)}'
+    return (f'<section class="card" id="outcomes"><h2>Outcomes: re-arrest and treatment{badge}</h2>{"".join(out)}'
             f'<p class="sub">{escape(note)}</p></section>')
 
 
