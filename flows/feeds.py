@@ -15,7 +15,7 @@ from flows.settings import Settings
 from schemas.errors import ConfigError, PulseError
 
 # Stage groups in run order; a group runs its sources in the order the config lists them.
-GROUPS = ("police", "treatment", "programs", "health")
+GROUPS = ("police", "treatment", "programs", "health", "outcomes")
 
 # adapter -> (group, "module:flow")
 FEED_FLOWS: dict[str, tuple[str, str]] = {
@@ -29,6 +29,11 @@ FEED_FLOWS: dict[str, tuple[str, str]] = {
     "medical_examiner": ("health", "flows.health:medical_examiner_flow"),
     "community_survey": ("health", "flows.health:survey_indicators_flow"),
     "police_sentiment": ("health", "flows.health:police_sentiment_flow"),
+    "treatment_discharges_teds": ("treatment", "flows.outcomes:teds_discharges_flow"),
+    # After programs (the demo arrests reuse the rosters); the measures step last, after the feeds.
+    "arrests_export": ("outcomes", "flows.outcomes:arrests_flow"),
+    "treatment_discharges_provider": ("outcomes", "flows.outcomes:provider_discharges_flow"),
+    "outcome_measures": ("outcomes", "flows.outcomes:outcome_measures_flow"),
 }
 
 

@@ -37,6 +37,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("treatment", "flows.feeds:run_feed_group", ("ingest", "treatment")),
     Stage("programs", "flows.feeds:run_feed_group", ("ingest", "programs")),
     Stage("health", "flows.feeds:run_feed_group", ("ingest", "health")),
+    Stage("outcomes", "flows.feeds:run_feed_group", ("ingest", "outcomes")),
     Stage("models", "flows.models:models_flow", ("warehouse",)),
     Stage("trends", "flows.trends:trends_flow", ("trends",), needs=("models",)),
     Stage("report", "flows.report:report_flow", ("report",), needs=("trends",)),

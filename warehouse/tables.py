@@ -15,9 +15,13 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import PrimaryKeyConstraint
 
 from schemas.base import EntitySchema
+from schemas.arrests import ARRESTS
 from schemas.community_voice import SENTIMENT_SCORES, SURVEY_INDICATORS
+from schemas.discharges import TEDS_STATE_DISCHARGES, TREATMENT_DISCHARGES
 from schemas.incidents import INCIDENT_OFFENSES, INCIDENTS
 from schemas.medical_examiner import ME_CASE_VERSIONS, ME_CASES
+from schemas.outcome_results import OUTCOME_RESULT_TABLES
+from schemas.outcomes import OUTCOME_TABLES
 from schemas.programs import PROGRAMS, ROSTER, SESSIONS
 from schemas.treatment import ADMISSIONS, FACILITIES, TEDS_STATE_ADMISSIONS
 from schemas.trend_results import ALERT_EPISODE_TABLE_COLUMNS, PROGRAM_IMPACT_COLUMNS, TREND_SIGNAL_COLUMNS
@@ -81,8 +85,14 @@ for _schema in HEALTH_ENTITIES:
 fct_incidents = metadata.tables[INCIDENTS.table]
 quarantine_incidents = metadata.tables["quarantine_incidents"]
 
+# Outcome feeds (issue 11): person-level arrests and provider discharges, TEDS-D state rows.
+OUTCOME_FEEDS = (ARRESTS, TREATMENT_DISCHARGES, TEDS_STATE_DISCHARGES)
+for _schema in OUTCOME_FEEDS:
+    entity_table(_schema)
+    quarantine_table(_schema.name)
+
 # Tables analysts must not read: person-level facts, quarantined raw rows, the geocode cache.
-PERSON_LEVEL_TABLES = tuple(s.table for s in (*ENTITIES, *HEALTH_ENTITIES) if s.person_level)
+PERSON_LEVEL_TABLES = tuple(s.table for s in (*ENTITIES, *HEALTH_ENTITIES, *OUTCOME_FEEDS) if s.person_level)
 
 load_audit = Table(
     "load_audit", metadata,
@@ -272,3 +282,20 @@ dim_police_unit_crosswalk = Table(
     Column("weight", Double, nullable=False, comment="population weight; sums to 1 per area and level"),
     comment="police district/sector -> community area weights (tasks/geocode/crosswalk.py)",
 )
+
+
+# -- outcome results (derived: each outcomes step replaces them; issue 11) --------------------
+
+def result_table(schema: EntitySchema) -> Table:
+    """Return a derived results table: the schema's columns plus ``computed_at`` (no lineage)."""
+    cols = [Column(c.name, SQL_TYPES[c.type](), nullable=c.nullable, comment=c.doc or None) for c in schema.columns]
+    return Table(schema.table, metadata, *cols, Column("computed_at", DateTime, nullable=False), comment=schema.grain)
+
+
+for _schema in (*OUTCOME_TABLES, *OUTCOME_RESULT_TABLES):
+    result_table(_schema)
+
+# Linked person-level rows and unsuppressed estimates (OUTCOME_TABLES) and the suppressed results the
+# dbt marts read (OUTCOME_RESULT_TABLES): none is readable by analysts; they read the mart_ models.
+RESTRICTED_RESULT_TABLES = tuple(s.table for s in (*OUTCOME_TABLES, *OUTCOME_RESULT_TABLES))
+PERSON_LEVEL_TABLES = (*PERSON_LEVEL_TABLES, *RESTRICTED_RESULT_TABLES)

@@ -6,7 +6,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from flows.cli import config, ops, pipeline, programs, treatment, warehouse
+from flows.cli import config, ops, outcomes, pipeline, programs, treatment, warehouse
 from flows.cli.console import err
 from schemas.errors import PulseError
 
@@ -33,6 +33,8 @@ ingest_app.command("facilities")(treatment.ingest_facilities)
 ingest_app.command("programs")(programs.ingest_programs)
 demo_app.command("treatment")(treatment.demo_treatment)
 demo_app.command("programs")(programs.demo_programs)
+demo_app.command("arrests")(outcomes.demo_arrests)
+ingest_app.command("arrests")(outcomes.ingest_arrests)
 models_app.command("build")(pipeline.models_build)
 warehouse_app.command("init")(warehouse.init)
 warehouse_app.command("upgrade")(warehouse.upgrade)

@@ -79,5 +79,5 @@ def link_persons(participation: pd.DataFrame, arrests: pd.DataFrame, admissions:
     out = out.rename_axis("person_key").reset_index()
     out["is_participant"] = out["first_program_id"].notna()
     for c in ("n_programs", "n_arrests", "n_drug_arrests", "n_admissions", "n_discharges", "n_completed"):
-        out[c] = out[c].fillna(0).astype("int64")
+        out[c] = out[c].astype("Float64").fillna(0).astype("int64")  # an empty feed aggregates to boolean
     return out[list(LINKED_PERSON_COLUMNS)]

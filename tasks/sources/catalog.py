@@ -82,6 +82,36 @@ class PoliceSentimentConfig(SourceConfig):
     districts_file: str = Field("chicago_boundaries/police_districts.geojson", description="Police district polygons.")
 
 
+class ArrestsExportConfig(SourceConfig):
+    export: str = Field("demo/outcomes/arrests.csv", description="Arrests export (WORK dir); the SYNTHETIC demo "
+                                                                 "export is generated when absent.")
+    code_table: str = Field(description="IUCR code table the charge codes are checked against (data dir).")
+    seed: int = Field(20181112, description="Random seed of the demo export.")
+    planted_rr: float = Field(0.75, gt=0, le=1, description="Planted re-arrest risk ratio of the demo's effect programs.")
+    defect_rate: float = Field(0.005, ge=0, le=1, description="Share of demo lines with a planted defect.")
+    programs_source: str = Field("programs_demo", description="Demo programs source whose roster ids the export reuses.")
+    admissions_source: str = Field("treatment_demo", description="Demo admissions source whose client ids it reuses.")
+
+
+class ProviderDischargesConfig(SourceConfig):
+    export: str = Field("demo/outcomes/treatment_discharges.csv", description="Provider discharges export (WORK "
+                                                                               "dir); the demo writes it with the arrests.")
+    linked_admissions: str | None = Field("demo/outcomes/treatment_admissions_linked.csv",
+                                          description="Admissions the discharges close that the admissions export "
+                                                      "lacks (WORK dir; loaded into fct_treatment_admissions first).")
+    arrests_source: str = Field("arrests_demo", description="The arrests demo source that generates the export.")
+
+
+class TedsDischargesConfig(SourceConfig):
+    files: list[str] = Field(description="TEDS-D public-use CSV files (numeric PUF or the decoded sample), data dir.")
+
+
+class OutcomeMeasuresConfig(SourceConfig):
+    programs_source: str = Field("programs_demo", description="Programs whose participants are evaluated.")
+    k: int = Field(5, ge=1, description="Comparison people matched per participant (exact matching).")
+    seed: int = Field(0, description="Seed of the random pick among eligible comparison people.")
+
+
 SOURCE_MODELS: dict[str, type[SourceConfig]] = {
     "police_chicago": PoliceChicagoConfig,
     "mapped": MappedSourceConfig,
@@ -93,4 +123,10 @@ SOURCE_MODELS: dict[str, type[SourceConfig]] = {
     "medical_examiner": MedicalExaminerConfig,
     "community_survey": CommunitySurveyConfig,
     "police_sentiment": PoliceSentimentConfig,
+
+
+    "arrests_export": ArrestsExportConfig,
+    "treatment_discharges_provider": ProviderDischargesConfig,
+    "treatment_discharges_teds": TedsDischargesConfig,
+    "outcome_measures": OutcomeMeasuresConfig,
 }

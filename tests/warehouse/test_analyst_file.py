@@ -10,7 +10,8 @@ from warehouse.resource import Warehouse
 from warehouse.tables import PERSON_LEVEL_TABLES
 
 # Columns that identify or locate a person (the person-level tables' own columns).
-PERSON_COLUMNS = {"client_key", "participant_key", "residence_zip", "admission_id", "provider_id", "raw_record"}
+PERSON_COLUMNS = {"client_key", "participant_key", "residence_zip", "admission_id", "provider_id", "raw_record",
+                  "person_key", "arrest_id"}
 TABLES = {
     "fct_treatment_admissions": "SELECT 'A1' AS admission_id, 'k' AS client_key, '60644' AS residence_zip",
     "fct_session_roster": "SELECT 'S1' AS session_id, 'p' AS participant_key",
@@ -29,9 +30,18 @@ TABLES = {
     "alert_episodes": "SELECT 'glm_baseline|x' AS episode_id",
     "mart_neighborhood_month__dbt_tmp": "SELECT 1 AS x",
     "some_new_table": "SELECT 1 AS x",
+    # outcomes (issue 11): person-level feeds, linked rows and pre-mart results stay out; the marts go in
+    "fct_arrests": "SELECT 'AR1' AS arrest_id, 'k' AS person_key",
+    "fct_treatment_discharges": "SELECT 'A1' AS admission_id, 'k' AS client_key",
+    "lnk_persons": "SELECT 'k' AS person_key, 2 AS n_arrests",
+    "lnk_outcome_sets": "SELECT 1 AS set_id, 'k' AS person_key",
+    "outcome_estimates": "SELECT 'demo-001' AS program_id, 3 AS n_sets",
+    "outcome_program_results": "SELECT 'demo-001' AS program_id, NULL::BIGINT AS n_sets",
+    "mart_program_outcomes": "SELECT 'demo-001' AS program_id, NULL::BIGINT AS n_sets, TRUE AS n_sets_suppressed",
 }
 ANALYST_SET = {"mart_neighborhood_month", "dim_dates", "dim_neighborhoods", "ref_teds_codes", "fct_incidents",
-               "trend_signals", "program_impact", "alert_episodes"}
+               "trend_signals", "program_impact", "alert_episodes",
+               "mart_program_outcomes"}
 
 
 @pytest.fixture

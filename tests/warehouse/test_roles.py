@@ -31,10 +31,16 @@ NOW = datetime(2026, 1, 1)
 LINEAGE = {"source": "hand", "batch_id": "hand-1", "loaded_at": NOW}
 # The brief's must-haves; every other object is checked against the policy in the sweep test.
 ANALYST_READS = ["dim_neighborhoods", "mart_neighborhood_month", "trend_signals", "fct_incidents", "ref_teds_codes",
-                 "dim_dates", "program_impact", "alert_episodes"]
+                 "dim_dates", "program_impact", "alert_episodes",
+                 "mart_program_outcomes", "mart_rearrest_survival",
+                 "mart_area_treatment_outcomes", "mart_teds_discharge_benchmark"]
 ANALYST_DENIED = ["fct_treatment_admissions", "fct_session_roster", "quarantine_treatment_admissions",
                   "geocode_cache", "int_neighborhood_month", "stg_treatment__admissions", "stg_programs__roster",
-                  "load_audit", "source_watermarks", "alembic_version"]
+                  "load_audit", "source_watermarks", "alembic_version",
+                  # outcomes (issue 11): person-level feeds, linked rows, unsuppressed and pre-mart results
+                  "fct_arrests", "fct_treatment_discharges", "quarantine_arrests", "lnk_persons", "lnk_outcome_sets",
+                  "outcome_estimates", "outcome_curves", "outcome_program_results", "outcome_area_treatment",
+                  "outcome_survival", "outcome_teds_benchmark"]
 
 
 # -- policy and names (no database) ---------------------------------------------------------

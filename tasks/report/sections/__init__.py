@@ -54,4 +54,5 @@ SECTIONS: tuple[str, ...] = (  # module names under tasks.report.sections, in re
     "trends",
     "overdoses",
     "community_voice",
+    "outcomes",
 )

@@ -29,3 +29,12 @@ FROM {{ source('health', 'quarantine_survey_indicators') }}
 UNION ALL
 SELECT 'police_sentiment' AS entity, source, batch_id, row_index, source_row, expectation, column_name, reason, quarantined_at
 FROM {{ source('health', 'quarantine_police_sentiment') }}
+UNION ALL
+SELECT 'arrests' AS entity, source, batch_id, row_index, source_row, expectation, column_name, reason, quarantined_at
+FROM {{ source('outcomes', 'quarantine_arrests') }}
+UNION ALL
+SELECT 'treatment_discharges' AS entity, source, batch_id, row_index, source_row, expectation, column_name, reason, quarantined_at
+FROM {{ source('outcomes', 'quarantine_treatment_discharges') }}
+UNION ALL
+SELECT 'teds_state_discharges' AS entity, source, batch_id, row_index, source_row, expectation, column_name, reason, quarantined_at
+FROM {{ source('outcomes', 'quarantine_teds_state_discharges') }}
