@@ -49,9 +49,15 @@ def test_nightly_runs_the_stages_in_order_as_tagged_subflows(prefect_harness, se
         parent = client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))[0]
         children = client.read_flow_runs(flow_run_filter=FlowRunFilter(
             parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent.id])))
+        by_name = {c.name.split(" (")[0]: c for c in children}  # the police run may also name its mode
+        # The police stage is the feed group's run; each configured police source is its subflow.
+        feeds = by_name["police feeds"]
+        sources = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[feeds.id])))
     assert parent.name.startswith("nightly ") and "police, models, trends, report" in parent.name
-    by_name = {c.name.split(" (")[0]: c for c in children}  # the police run may also name its mode
-    assert {"ingest", "police_chicago"} <= set(by_name["police-incidents police_chicago"].tags)
+    assert "ingest" in feeds.tags
+    assert [r.name for r in sources] == ["police-incidents police_chicago"]
+    assert "ingest" in sources[0].tags  # the stage tags reach the source runs
     assert {"models", "trends", "report"} <= set(by_name)
 
 

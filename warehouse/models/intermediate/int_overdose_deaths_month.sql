@@ -32,7 +32,7 @@ deaths AS (
 SELECT
     n.neighborhood_id,
     n.neighborhood_name,
-    n.population_2010,
+    n.population,
     m.month_start,
     COALESCE(d.n_opioid_deaths, 0) AS n_opioid_deaths,
     COALESCE(d.n_opioid_deaths_located, 0) AS n_opioid_deaths_located,

@@ -8,7 +8,7 @@ WITH suppressed AS (
         neighborhood_id,
         neighborhood_name,
         month_start,
-        population_2010,
+        population,
         is_provisional,
         {{ suppress('n_opioid_deaths') }},
         {{ suppress('n_opioid_deaths_revised') }}
@@ -19,11 +19,11 @@ SELECT
     neighborhood_name,
     month_start,
     CAST(extract(year FROM month_start) AS INTEGER) AS year,
-    population_2010,
+    population,
     is_provisional,
     n_opioid_deaths,
     n_opioid_deaths_suppressed,
     n_opioid_deaths_revised,
     n_opioid_deaths_revised_suppressed,
-    CAST(n_opioid_deaths AS DOUBLE PRECISION) * 10000 / NULLIF(population_2010, 0) AS opioid_deaths_per_10k
+    CAST(n_opioid_deaths AS DOUBLE PRECISION) * 10000 / NULLIF(population, 0) AS opioid_deaths_per_10k
 FROM suppressed
