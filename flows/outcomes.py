@@ -34,11 +34,14 @@ from tasks.outcomes.measures import compute_outcomes
 from tasks.sources.catalog import (ArrestsExportConfig, OutcomeMeasuresConfig, ProviderDischargesConfig,
                                    TedsDischargesConfig)
 from tasks.synthetic.outcome_files import demo_summary, write_outcome_demo
+from warehouse.build_state import build_fingerprint, read_build_state, unchanged_since, write_build_state
 from warehouse.outcome_results import read_admission_ids, read_outcome_inputs, replace_outcome_tables
 from warehouse.resource import Warehouse
 
 ARRESTS_SOURCE, DISCHARGES_SOURCE, TEDS_D_SOURCE, MEASURES_SOURCE = (
     "arrests_demo", "treatment_discharges_demo", "treatment_teds_discharges", "outcome_measures")
+MEASURES_STATE = "outcome_measures"  # <work_dir>/state/outcome_measures.json: the inputs of the last results
+MEASURES_CODE = ("tasks/outcomes", "schemas/outcomes.py", "schemas/outcome_results.py", "warehouse/outcome_results.py")
 
 
 def arrests_export_path(settings: Settings, source: str = ARRESTS_SOURCE) -> Path:
@@ -163,8 +166,15 @@ def outcome_measures_flow(source: str = MEASURES_SOURCE, settings: Settings | No
     cfg = source_config(settings, source, OutcomeMeasuresConfig)
     with Warehouse(settings.resolved_warehouse_url) as wh:
         prepare_warehouse(wh)
+        # Recomputed only when a load, the config, the threshold or the outcome code changed since.
+        fingerprint = build_fingerprint(wh, settings.city_config, settings.small_cell_threshold, code=MEASURES_CODE)
+        built_at = unchanged_since(read_build_state(settings.work_dir, MEASURES_STATE), fingerprint)
+        if built_at:
+            log.info("outcome results unchanged: no input changed since %s, skipped", built_at)
+            return []
         results = compute_task(read_inputs_task(wh, cfg.programs_source), settings.small_cell_threshold, cfg.k, cfg.seed)
         written = write_task(wh, results)
+    write_build_state(settings.work_dir, fingerprint, {}, MEASURES_STATE)
     for note in results.notes:
         log.info("%s", note)
     log.info("outcome results: %s", ", ".join(f"{t} {n:,}" for t, n in written.items()))

@@ -1,7 +1,7 @@
 """What the last models -> trends -> report build was made from, so a rerun with nothing new skips it.
 
-The fingerprint covers every input the build reads: the loads (``load_audit`` rows of status
-``loaded``: how many, their newest finish time and row totals), the city config file, the small-cell
+The fingerprint covers every input the build reads: the loads (every ``load_audit`` row of status
+``loaded``: its id and finish time), the city config file, the small-cell
 threshold and the code that turns loads into answers (the dbt project, the trend methods and the
 report sections, hashed file by file). A feed batch skipped as "already loaded" writes no audit row,
 so a rerun over the same files has the fingerprint of the last build; any new load, config edit or
@@ -27,15 +27,17 @@ BUILD_CODE = ("warehouse/models", "warehouse/macros", "warehouse/dbt_project.yml
 
 
 def _load_summary(wh: Warehouse) -> list:
+    """Every loaded batch's audit id and finish time, hashed (hundreds of rows, one query)."""
     with wh.engine.connect() as conn:
         try:
-            row = conn.execute(text(
-                "select count(*), max(finished_at), sum(rows_loaded), sum(rows_quarantined), "
-                "sum(coalesce(rows_inserted, 0)), sum(coalesce(rows_updated, 0)) "
-                "from load_audit where status = 'loaded'")).one()
+            rows = conn.execute(text("select audit_id, finished_at from load_audit where status = 'loaded' "
+                                     "order by audit_id")).all()
         except Exception:  # noqa: BLE001 - no audit table yet: nothing loaded, nothing to reuse
             return ["no load_audit"]
-    return [str(v) for v in row]
+    digest = hashlib.sha256()
+    for audit_id, finished in rows:
+        digest.update(f"{audit_id}|{finished}\n".encode())
+    return [len(rows), digest.hexdigest()]
 
 
 def _hash_files(paths: Iterable[Path]) -> str:
@@ -50,29 +52,31 @@ def _hash_files(paths: Iterable[Path]) -> str:
     return digest.hexdigest()
 
 
-def build_fingerprint(wh: Warehouse, city_config: Path, small_cell_threshold: int) -> str:
-    """Return a digest of everything the models, trends and report read (see the module docstring)."""
+def build_fingerprint(wh: Warehouse, city_config: Path, small_cell_threshold: int,
+                      code: tuple[str, ...] = BUILD_CODE) -> str:
+    """Return a digest of everything the models, trends and report read (see the module docstring);
+    ``code`` names the repository paths whose change forces a rebuild (default: the build's)."""
     parts = {"loads": _load_summary(wh), "city_config": _hash_files([Path(city_config)]),
              "small_cell_threshold": small_cell_threshold,
-             "code": _hash_files(REPO_ROOT / p for p in BUILD_CODE)}
+             "code": _hash_files(REPO_ROOT / p for p in code)}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def state_path(work_dir: Path) -> Path:
-    return Path(work_dir) / "state" / "build.json"
+def state_path(work_dir: Path, name: str = "build") -> Path:
+    return Path(work_dir) / "state" / f"{name}.json"
 
 
-def read_build_state(work_dir: Path) -> dict | None:
+def read_build_state(work_dir: Path, name: str = "build") -> dict | None:
     """Return the last completed build's state, or None when there is none (or it cannot be read)."""
     try:
-        return json.loads(state_path(work_dir).read_text())
+        return json.loads(state_path(work_dir, name).read_text())
     except (OSError, ValueError):
         return None
 
 
-def write_build_state(work_dir: Path, fingerprint: str, outputs: dict[str, str]) -> None:
+def write_build_state(work_dir: Path, fingerprint: str, outputs: dict[str, str], name: str = "build") -> None:
     """Record a completed build: its fingerprint, when, and the files it wrote (report, analyst file)."""
-    path = state_path(work_dir)
+    path = state_path(work_dir, name)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"fingerprint": fingerprint, "built_at": datetime.now(timezone.utc).isoformat(

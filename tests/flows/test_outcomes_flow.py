@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from flows.feeds import configured_feeds, run_feed_group
 from flows.outcomes import arrests_flow, provider_discharges_flow, teds_discharges_flow
@@ -133,3 +134,18 @@ def test_outcomes_group_runs_end_to_end(prefect_harness, settings_factory, duckd
     assert res == [(24, 24, True)]
     assert q(duckdb_url, "SELECT count(*) FROM outcome_survival WHERE program_id = 'demo-001'")[0][0] > 0
     assert q(duckdb_url, "SELECT count(*) FROM outcome_teds_benchmark") == [(0,)]  # no TEDS-D rows loaded here
+
+    # A rerun with nothing new skips the outcomes step; a new load (another arrest export) recomputes it.
+    state = settings.work_dir / "state" / "outcome_measures.json"
+    first = state.read_text()
+    with Warehouse(duckdb_url) as wh:
+        with wh.begin() as conn:
+            conn.execute(sa.text("DELETE FROM outcome_estimates"))  # a rerun of the step would write them back
+    run_feed_group("outcomes", settings=settings)
+    assert state.read_text() == first and q(duckdb_url, "SELECT count(*) FROM outcome_estimates") == [(0,)]
+    with Warehouse(duckdb_url) as wh:
+        with wh.begin() as conn:
+            conn.execute(sa.text("INSERT INTO load_audit SELECT 'new-load' AS audit_id, * EXCLUDE (audit_id) "
+                                 "FROM load_audit WHERE entity = 'arrests'"))  # stands in for a new load
+    run_feed_group("outcomes", settings=settings)
+    assert state.read_text() != first and q(duckdb_url, "SELECT count(*) FROM outcome_estimates")[0][0] > 0
