@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
+from schemas.city_config import CityTable
 from schemas.incidents import INCIDENT_OFFENSES, INCIDENTS
 from tasks.geocode.points import assign_neighborhoods, load_neighborhoods
 from tasks.ingest.police_feed import suite_parameters
@@ -76,7 +77,7 @@ def run_city(config: Path, slug: str, data_dir: Path, *, files: int | None = Non
     nb_cfg = city["neighborhoods"]
     neighborhoods = load_neighborhoods(data_dir / nb_cfg["file"], nb_cfg["id_field"], nb_cfg["name_field"],
                                        nb_cfg.get("crs", "EPSG:4326"))
-    params = suite_parameters(city, None, cfg.earliest_date)
+    params = suite_parameters(CityTable.model_validate(city["city"]), None, cfg.earliest_date)
     run = CityRun(offenses=INCIDENT_OFFENSES.empty_frame(), incidents=INCIDENTS.empty_frame())
     for path in resolve_files(data_dir, cfg.files)[:files]:
         batches = list(adapter.read_raw(path))

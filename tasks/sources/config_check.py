@@ -144,7 +144,9 @@ def _path_fields(cfg: SourceConfig) -> dict[str, list[str]]:
         elif name.endswith("_file") and isinstance(value, str):
             out[name] = [value]
     code_table = getattr(cfg, "code_table", None)
-    if code_table is not None:
+    if isinstance(code_table, str):  # a plain data-dir path (e.g. the arrests export's charge codes)
+        out["code_table"] = [code_table]
+    elif code_table is not None:
         out["code_table.file"] = [code_table.file]
     return out
 

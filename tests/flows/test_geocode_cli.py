@@ -29,8 +29,8 @@ def test_commands_join_existing_groups(app):
     groups = {g.name: g.typer_instance for g in app.registered_groups}
     assert list(groups).count("ingest") == 1
     assert {c.name for c in groups["ingest"].registered_commands} == {"police", "treatment", "teds", "facilities",
-                                                                      "programs"}
-    assert [c.name for c in groups["demo-data"].registered_commands] == ["treatment", "programs"]
+                                                                      "programs", "arrests"}
+    assert [c.name for c in groups["demo-data"].registered_commands] == ["treatment", "programs", "arrests"]
     assert "geocode" in {c.name for c in app.registered_commands}
 
 

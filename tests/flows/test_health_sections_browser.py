@@ -75,7 +75,8 @@ def test_health_sections_render_offline_in_chromium(data_dir, tmp_path):
             page.goto(page_path.resolve().as_uri(), wait_until="load")
             assert page.locator("svg.map").count() == 3  # overdose rate map + safety + trust
             assert page.locator("svg.map path").count() >= 3 * 77
-            assert page.locator("svg.chart rect.provisional").count() == 1
+            # the citywide monthly series and the 6 busiest areas' quarterly series each shade the window
+            assert page.locator("svg.chart rect.provisional").count() == 1 + 6
             titles = page.locator("#community-voice svg.map path title").all_text_contents()
             assert any(t.startswith("Austin:") for t in titles)
             box = page.locator("#community-voice svg.map").first.bounding_box()

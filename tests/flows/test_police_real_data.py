@@ -6,7 +6,7 @@ import pytest
 
 from flows.police_incidents import police_incidents_flow
 from tasks.geocode.points import load_neighborhoods
-from warehouse.resource import Warehouse
+from warehouse.resource import Warehouse, parse_url
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +25,7 @@ def loaded(prefect_harness, data_dir, tmp_path_factory):
 def sql(url, query):
     import duckdb
 
-    con = duckdb.connect(Warehouse(url).url.database, read_only=True)
+    con = duckdb.connect(parse_url(url).database, read_only=True)
     try:
         return con.sql(query).df()
     finally:

@@ -45,12 +45,12 @@ import flows
 from flows.models import models_flow
 from flows.settings import Settings
 from tests.warehouse.test_models import insert_hand_rows, prepare
-from warehouse.engine import make_engine
+from warehouse.resource import Warehouse
 settings = Settings()
-engine = make_engine(settings.resolved_warehouse_url)
+engine = Warehouse(settings.resolved_warehouse_url)
 prepare(engine, settings)
 insert_hand_rows(engine)
-engine.dispose()
+engine.close()
 state = models_flow(settings=settings, return_state=True)
 print(json.dumps({"id": str(state.state_details.flow_run_id), "type": state.type.value}))
 """
@@ -103,7 +103,7 @@ def test_flow_run_page_shows_the_completed_run_and_its_artifacts(server, data_di
     rows = real_rows(data_dir, 300, "22")
     rows.loc[0, "Latitude"] = "abc"  # one quarantined row, so the artifacts show one
     sample = write_csv(rows, tmp_path / "sample.csv")
-    # Chunks of 100 rows: three chunk tasks on the run's timeline.
+    # Each landed batch goes through one task per stage: standardize, validate, geocode, load.
     out = run([sys.executable, "-c", RUN_POLICE, str(sample)], {**server.env, "PULSE_CHUNK_ROWS": "100"})
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["type"] == "COMPLETED"
@@ -116,7 +116,8 @@ def test_flow_run_page_shows_the_completed_run_and_its_artifacts(server, data_di
             page.get_by_text("police-incidents police_chicago").first.wait_for(timeout=30_000)
             page.get_by_text("Completed", exact=True).first.wait_for(timeout=30_000)
             page.get_by_text("land sample.csv").first.wait_for(timeout=30_000)  # task run named after its file
-            page.get_by_text("standardize-validate-geocode", exact=False).nth(2).wait_for(timeout=30_000)
+            for stage in ("standardize", "validate", "geocode"):  # task runs named "<stage> <batch id>"
+                page.get_by_text(f"{stage} police_chicago-", exact=False).first.wait_for(timeout=30_000)
             page.screenshot(path=str(ARTIFACTS / "prefect_flow_run.png"))
 
             page.get_by_text("Artifacts", exact=True).first.click()

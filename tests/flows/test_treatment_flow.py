@@ -166,7 +166,8 @@ def test_demo_path_generates_the_export_and_a_private_key(prefect_harness, setti
     settings = settings_factory(duckdb_url)  # no PULSE_PSEUDONYM_KEY
     settings.override_source("treatment_demo", rows=150)
     out = {s["table"]: s for s in run_feed_group("treatment", settings=settings)}
-    assert set(out) == {"fct_treatment_admissions", "fct_teds_state_admissions", "dim_treatment_facilities"}
+    assert set(out) == {"fct_treatment_admissions", "fct_teds_state_admissions", "dim_treatment_facilities",
+                        "fct_teds_state_discharges"}
     for s in out.values():
         assert s["status"] == "loaded" and s["rows_read"] == s["rows_loaded"] + s["rows_quarantined"]
     assert out["fct_treatment_admissions"]["rows_read"] == 150
@@ -187,7 +188,7 @@ def test_demo_path_generates_the_export_and_a_private_key(prefect_harness, setti
     assert "generated a random pseudonymization key" in text and key not in text
 
     again = run_feed_group("treatment", settings=settings)
-    assert [s["status"] for s in again] == ["skipped"] * 3
+    assert [s["status"] for s in again] == ["skipped"] * 4  # admissions, TEDS-A, facilities, TEDS-D
     assert key_file.read_text().strip() == key
     assert "using the demo key" in log_text(records)
 

@@ -112,12 +112,13 @@ def test_empty_files(tmp_path, content, needle):
     assert needle in one_line(e.value)
 
 
-def test_wrong_delimiter_is_a_missing_column(data_dir, tmp_path):
+def test_wrong_delimiter_is_named(data_dir, tmp_path):
     path = tmp_path / "semicolon.csv"
     real_rows(data_dir, 5).to_csv(path, sep=";", index=False)
     with pytest.raises(InputError) as e:
         list(police_chicago.read_raw(path))
-    assert "is missing" in one_line(e.value)
+    line = one_line(e.value)
+    assert "semicolon-separated" in line and "semicolon.csv" in line and "comma-separated" in line
 
 
 def test_gzip_header_only_reads_no_rows(data_dir, tmp_path):
