@@ -45,7 +45,7 @@ def _models_line(results: list[dict], settings: Settings) -> str:
 
 
 def trends():
-    """Detect trends, spikes and hot spots; estimate program impact (trend_signals, program_impact)."""
+    """Run every registered trend method; alarms merge into alert episodes (alert_episodes, program_impact)."""
     from flows.trends import trends_flow
 
     out = run_flow(trends_flow, settings=Settings())
