@@ -38,16 +38,6 @@ def read_episode_ids(wh: Warehouse) -> set[str]:
         return {r[0] for r in conn.execute(select(alert_episodes.c.episode_id)).all()}
 
 
-def read_signal_keys(wh: Warehouse) -> pd.DataFrame:
-    """Return the stored signals' identity (neighborhood_id, metric, grain, method, period_start, level)."""
-    cols = [trend_signals.c[c] for c in ("neighborhood_id", "metric", "grain", "method", "period_start", "level")]
-    with wh.connect() as conn:
-        rows = conn.execute(select(*cols)).all()
-    frame = pd.DataFrame(rows, columns=[c.name for c in cols])
-    frame["period_start"] = pd.to_datetime(frame["period_start"])
-    return frame
-
-
 def _for_sql(frame: pd.DataFrame, columns: list[str], dates: tuple[str, ...]) -> pd.DataFrame:
     """Return the columns in table order with dates as datetime.date-compatible values and nullable ints."""
     out = frame[columns].copy()

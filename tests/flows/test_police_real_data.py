@@ -6,7 +6,7 @@ import pytest
 
 from flows.police_incidents import police_incidents_flow
 from tasks.geocode.points import load_neighborhoods
-from warehouse.resource import Warehouse, parse_url
+from warehouse.resource import parse_url
 
 pytestmark = pytest.mark.slow
 
